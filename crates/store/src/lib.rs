@@ -257,17 +257,23 @@ impl ServiceStore {
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction; commits if it
-    /// returns `Ok`, rolls back otherwise. The error type is the caller's, so
-    /// a validation failure inside `f` changes nothing.
-    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
+    /// returns `Ok`, rolls back otherwise, so a validation failure inside `f`
+    /// changes nothing. The outer result carries store failures, the inner
+    /// one the closure's own outcome.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<Result<T, E>, StoreError> {
         let mut conn = self.store.writer()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let wrapped = Tx { tx, svc: self.svc };
-        let out = f(&wrapped)?;
-        wrapped.tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match f(&wrapped) {
+            Ok(v) => {
+                wrapped.tx.commit()?;
+                Ok(Ok(v))
+            }
+            Err(e) => {
+                wrapped.tx.rollback()?;
+                Ok(Err(e))
+            }
+        }
     }
 
     /// Reads one row.
@@ -377,13 +383,14 @@ mod tests {
             tx.put("policy", "111122223333", "a/p", Some("a"), &json!({"p": 1}))?;
             Ok(())
         })
+        .unwrap()
         .unwrap();
         let rows = iam.list("role", "111122223333", None).unwrap();
         assert_eq!(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(iam.get("role", "111122223333", "b").unwrap().unwrap().doc, json!({"n": "b"}));
         assert_eq!(iam.list("policy", "111122223333", Some("a")).unwrap().len(), 1);
         assert!(iam.get("role", "other", "a").unwrap().is_none());
-        iam.write(|tx| tx.delete("role", "111122223333", "a")).unwrap();
+        iam.write(|tx| tx.delete("role", "111122223333", "a")).unwrap().unwrap();
         assert!(iam.get("role", "111122223333", "a").unwrap().is_none());
     }
 
@@ -392,6 +399,7 @@ mod tests {
         let (_d, s) = open();
         s.service("iam")
             .write(|tx| tx.put("role", "acct", "r", None, &json!(1)))
+            .unwrap()
             .unwrap();
         assert!(s.service("sts").get("role", "acct", "r").unwrap().is_none());
     }
@@ -400,10 +408,12 @@ mod tests {
     fn failed_write_changes_nothing() {
         let (_d, s) = open();
         let iam = s.service("iam");
-        let r: Result<(), StoreError> = iam.write(|tx| {
-            tx.put("role", "acct", "r", None, &json!(1))?;
-            Err(StoreError::Poisoned)
-        });
+        let r: Result<(), StoreError> = iam
+            .write(|tx| {
+                tx.put("role", "acct", "r", None, &json!(1))?;
+                Err(StoreError::Poisoned)
+            })
+            .unwrap();
         assert!(r.is_err());
         assert!(iam.get("role", "acct", "r").unwrap().is_none());
     }
@@ -416,6 +426,7 @@ mod tests {
             let s = Store::open(&path, Durability::Full).unwrap();
             s.service("iam")
                 .write(|tx| tx.put("role", "acct", "r", None, &json!({"id": "AROA1"})))
+                .unwrap()
                 .unwrap();
         }
         let s = Store::open(&path, Durability::Normal).unwrap();
@@ -425,6 +436,7 @@ mod tests {
         let seq = row.seq;
         s.service("iam")
             .write(|tx| tx.put("role", "acct", "r", None, &json!({"id": "AROA1", "x": 1})))
+            .unwrap()
             .unwrap();
         assert_eq!(s.service("iam").get("role", "acct", "r").unwrap().unwrap().seq, seq);
     }
