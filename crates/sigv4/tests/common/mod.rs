@@ -1,0 +1,54 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// A raw HTTP/1.1 request as written in the AWS test-suite `*.txt` files.
+pub struct RawRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Parse `METHOD /path?query HTTP/1.1\nName:value\n...\n\nbody`. Folded header lines
+/// (starting with whitespace) continue the previous header's value (joined with a space).
+pub fn parse_raw_request(text: &str) -> RawRequest {
+    let (head, body) = match text.split_once("\n\n") {
+        Some((h, b)) => (h, b.as_bytes().to_vec()),
+        None => (text.trim_end_matches('\n'), Vec::new()),
+    };
+    let mut lines = head.split('\n');
+    let request_line = lines.next().unwrap();
+    let request_line = request_line
+        .strip_suffix(" HTTP/1.1")
+        .unwrap_or(request_line);
+    let (method, target) = request_line.split_once(' ').unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            let last = pairs.last_mut().unwrap();
+            last.1.push(' ');
+            last.1.push_str(line.trim());
+            continue;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        pairs.push((name.to_string(), value.to_string()));
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    RawRequest {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body,
+    }
+}
