@@ -52,12 +52,14 @@ fn trailer_body() -> Vec<u8> {
     )
 }
 
+type Decoded = (Vec<u8>, Vec<(String, String)>);
+
 fn decode(
     mode: PayloadHash,
     seed: &str,
     body: &[u8],
     splits: &[usize],
-) -> Result<(Vec<u8>, Vec<(String, String)>), SigError> {
+) -> Result<Decoded, SigError> {
     let mut dec = ChunkedDecoder::new(mode, Some(key()), seed, DATE, SCOPE)
         .with_decoded_content_length(Some(66560));
     let mut out = Vec::new();
