@@ -590,7 +590,7 @@ fn xml_map(
 
 // ---------------------------------------------------------------- rest
 
-fn header_str<'a>(req: &'a Request, name: &str) -> Option<String> {
+fn header_str(req: &Request, name: &str) -> Option<String> {
     let vals: Vec<String> = req
         .headers
         .get_all(name)

@@ -1,6 +1,12 @@
 //! Round trips against fixtures captured from botocore 1.43.11
 //! (`tests/fixtures/gen_fixtures.py`).
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "integration test code: a failed expectation is a test failure"
+)]
+
 use base64::Engine;
 use serde_json::Value;
 

@@ -1,5 +1,11 @@
 //! Garbage, huge and deeply nested inputs must produce errors, never panics.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "integration test code: a failed expectation is a test failure"
+)]
+
 use proptest::prelude::*;
 
 fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
