@@ -1,6 +1,6 @@
 //! Request context: condition keys and their values.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 /// One value of a context key.

@@ -366,8 +366,7 @@ fn principal_grant(ps: &PrincipalSet, p: &Principal) -> Option<Grant> {
             bump(Grant::Direct)
         }
     }
-    if ps.federated.iter().any(|f| *f == p.arn) || ps.canonical_user.iter().any(|c| *c == p.userid)
-    {
+    if ps.federated.contains(&p.arn) || ps.canonical_user.contains(&p.userid) {
         bump(Grant::Direct)
     }
     best

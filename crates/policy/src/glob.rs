@@ -108,7 +108,12 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ArnPattern {
     Any,
-    Segments(Vec<Pattern>),
+    /// `prefix` holds the wildcard-free leading segments (with their
+    /// trailing colons); `segs` the remaining segment patterns.
+    Segments {
+        prefix: Box<str>,
+        segs: Vec<Pattern>,
+    },
     Plain(Pattern),
 }
 
@@ -118,7 +123,26 @@ impl ArnPattern {
             return ArnPattern::Any;
         }
         if p.starts_with("arn:") {
-            ArnPattern::Segments(p.splitn(6, ':').map(Pattern::new).collect())
+            let parts: Vec<&str> = p.splitn(6, ':').collect();
+            let wild = |x: &str| x.contains(['*', '?']);
+            let first_wild = parts.iter().position(|x| wild(x));
+            match first_wild {
+                // Wildcards only in the last (absorbing) segment: a plain
+                // whole-string pattern is equivalent and faster.
+                None => ArnPattern::Plain(Pattern::new(p)),
+                Some(i) if i + 1 == parts.len() => ArnPattern::Plain(Pattern::new(p)),
+                Some(i) => {
+                    let mut prefix = String::new();
+                    for part in &parts[..i] {
+                        prefix.push_str(part);
+                        prefix.push(':');
+                    }
+                    ArnPattern::Segments {
+                        prefix: prefix.into(),
+                        segs: parts[i..].iter().map(|x| Pattern::new(x)).collect(),
+                    }
+                }
+            }
         } else {
             ArnPattern::Plain(Pattern::new(p))
         }
@@ -128,11 +152,14 @@ impl ArnPattern {
         match self {
             ArnPattern::Any => true,
             ArnPattern::Plain(p) => p.matches(r),
-            ArnPattern::Segments(segs) => {
+            ArnPattern::Segments { prefix, segs } => {
                 if !r.starts_with("arn:") {
                     return false;
                 }
-                match_segments(segs, r)
+                match r.strip_prefix(&**prefix) {
+                    Some(rest) => match_segments(segs, rest),
+                    None => false,
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+mod fxhash;
 mod glob;
 mod policy;
 mod vars;

@@ -6,7 +6,7 @@
 //! identity-style policy, a missing `Principal` in a resource-style one.
 //! Size limits and principal existence are the IAM service's business.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap as HashMap;
 
 use serde_json::Value;
 
@@ -313,7 +313,7 @@ fn parse_policy(v: &Value, kind: PolicyKind) -> Result<Policy, PolicyError> {
 }
 
 fn build_index(statements: &[Statement]) -> (HashMap<String, Vec<u32>>, Vec<u32>) {
-    let mut by_service: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut by_service: HashMap<String, Vec<u32>> = HashMap::default();
     let mut generic = Vec::new();
     for (i, s) in statements.iter().enumerate() {
         let idx = i as u32;

@@ -3,6 +3,8 @@
 //! `expect`) or a parse case (`parse`). The engine sits behind
 //! [`PolicyEngine`] so another implementation can run the same corpus.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test/bench code
+
 use std::path::PathBuf;
 
 use ironsage_policy::{

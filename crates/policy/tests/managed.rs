@@ -1,5 +1,7 @@
 //! Every AWS managed policy parses as an identity policy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test/bench code
+
 use ironsage_policy::{Policy, PolicyKind};
 
 const PATH: &str = "/work/shared/data/aws-managed-policies.json";

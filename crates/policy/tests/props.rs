@@ -1,6 +1,8 @@
 //! Property tests: deny monotonicity, statement-order independence,
 //! wildcard matcher vs a naive reference, parser robustness.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test/bench code
+
 use ironsage_policy::{
     authorize, fuzz_parse, glob_match, AuthzRequest, Context, Policy, PolicyKind, PolicyRef,
     PolicySet, Principal,
@@ -19,8 +21,20 @@ fn naive(p: &[char], s: &[char]) -> bool {
     }
 }
 
-const ACTIONS: &[&str] = &["s3:GetObject", "s3:*", "s3:Get*", "ec2:*", "*", "S3:getobject"];
-const RESOURCES: &[&str] = &["*", "arn:aws:s3:::b/*", "arn:aws:s3:::c/*", "arn:aws:s3:::b/k"];
+const ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    "s3:*",
+    "s3:Get*",
+    "ec2:*",
+    "*",
+    "S3:getobject",
+];
+const RESOURCES: &[&str] = &[
+    "*",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::c/*",
+    "arn:aws:s3:::b/k",
+];
 
 fn statement() -> impl Strategy<Value = Value> {
     (
@@ -54,13 +68,15 @@ fn decide(docs: &[Vec<Value>], boundary: Option<&Vec<Value>>) -> (bool, String) 
     let pols: Vec<Policy> = docs
         .iter()
         .map(|st| {
-            Policy::from_json(&json!({"Version": "2012-10-17", "Statement": st}), PolicyKind::Identity)
-                .unwrap()
+            Policy::from_json(
+                &json!({"Version": "2012-10-17", "Statement": st}),
+                PolicyKind::Identity,
+            )
+            .unwrap()
         })
         .collect();
-    let b = boundary.map(|st| {
-        Policy::from_json(&json!({"Statement": st}), PolicyKind::Boundary).unwrap()
-    });
+    let b = boundary
+        .map(|st| Policy::from_json(&json!({"Statement": st}), PolicyKind::Boundary).unwrap());
     let ids: Vec<String> = (0..pols.len()).map(|i| format!("p{i}")).collect();
     let set = PolicySet {
         identity: pols
@@ -136,9 +152,26 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         prop::sample::select(vec![
-            "Allow", "Deny", "*", "s3:*", "arn:aws:s3:::b", "StringEquals", "Effect", "Action",
-            "Resource", "Principal", "AWS", "${aws:username}", "${", "ForAllValues:StringLike",
-            "2012-10-17", "Null", "true", "10.0.0.0/8", "NotIpAddressIfExists", "é?*"
+            "Allow",
+            "Deny",
+            "*",
+            "s3:*",
+            "arn:aws:s3:::b",
+            "StringEquals",
+            "Effect",
+            "Action",
+            "Resource",
+            "Principal",
+            "AWS",
+            "${aws:username}",
+            "${",
+            "ForAllValues:StringLike",
+            "2012-10-17",
+            "Null",
+            "true",
+            "10.0.0.0/8",
+            "NotIpAddressIfExists",
+            "é?*"
         ])
         .prop_map(|s| json!(s)),
     ];
@@ -148,15 +181,32 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "Version", "Statement", "Effect", "Action", "NotAction", "Resource",
-                        "NotResource", "Principal", "NotPrincipal", "Condition", "Sid", "AWS",
-                        "Service", "StringLike", "Bool", "aws:SourceIp", "DateLessThan", "x"
+                        "Version",
+                        "Statement",
+                        "Effect",
+                        "Action",
+                        "NotAction",
+                        "Resource",
+                        "NotResource",
+                        "Principal",
+                        "NotPrincipal",
+                        "Condition",
+                        "Sid",
+                        "AWS",
+                        "Service",
+                        "StringLike",
+                        "Bool",
+                        "aws:SourceIp",
+                        "DateLessThan",
+                        "x"
                     ]),
                     inner
                 ),
                 0..5
             )
-            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
         ]
     })
 }
