@@ -85,14 +85,14 @@ fn tpolicy(tx: &Tx<'_>, acct: &str, arn: &str) -> Result<Option<PolicyDoc>, AwsE
 /// Either kind of managed policy.
 enum Managed {
     Aws(&'static AwsPolicy),
-    Local(PolicyDoc),
+    Local(Box<PolicyDoc>),
 }
 
 fn tmanaged(tx: &Tx<'_>, acct: &str, arn: &str) -> Result<Option<Managed>, AwsError> {
     if let Some(a) = aws_managed::get(arn)? {
         return Ok(Some(Managed::Aws(a)));
     }
-    Ok(tpolicy(tx, acct, arn)?.map(Managed::Local))
+    Ok(tpolicy(tx, acct, arn)?.map(|p| Managed::Local(Box::new(p))))
 }
 
 /// (attachments, boundary uses) per policy ARN in an account.

@@ -51,7 +51,9 @@ impl Env {
             request_id: "r",
             now: time::OffsetDateTime::now_utc(),
         };
-        self.iam.call(&ctx, op, input)
+        let out = self.iam.call(&ctx, op, input)?;
+        conforms(op, &out);
+        Ok(out)
     }
 
     fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
@@ -77,6 +79,102 @@ impl Env {
             "CreateRole",
             json!({"RoleName": name, "AssumeRolePolicyDocument": TRUST}),
         );
+    }
+}
+
+/// Panics unless `out` fits the botocore output shape of `op`: known
+/// members only, right JSON types, enum values, required members present.
+fn conforms(op: &str, out: &Value) {
+    let m = ironsage_model::model("iam").unwrap();
+    let o = m.operation(op).unwrap();
+    let mut errs = Vec::new();
+    match &o.output {
+        Some(shape) => check_shape(m, shape, out, op, &mut errs),
+        None => assert_eq!(out, &json!({}), "{op} has no output members"),
+    }
+    // AWS answers GetUser for the root user without Path and UserName.
+    if out["User"]["Arn"]
+        .as_str()
+        .is_some_and(|a| a.ends_with(":root"))
+    {
+        errs.retain(|e| !e.contains("required member"));
+    }
+    // Root's own keys carry no user name (unverified against AWS).
+    if op == "CreateAccessKey" && out["AccessKey"].get("UserName").is_none() {
+        errs.retain(|e| !e.contains("required member UserName"));
+    }
+    assert!(
+        errs.is_empty(),
+        "{op} output does not fit the model: {errs:?}\n{out}"
+    );
+}
+
+fn check_shape(
+    m: &ironsage_model::ServiceModel,
+    shape: &str,
+    v: &Value,
+    at: &str,
+    errs: &mut Vec<String>,
+) {
+    use ironsage_model::ShapeType as T;
+    let s = m.shape(shape).unwrap();
+    let ok = match s.shape_type {
+        T::Structure => match v.as_object() {
+            Some(obj) => {
+                for (k, x) in obj {
+                    match s.members.get(k) {
+                        Some(mem) => check_shape(m, &mem.shape, x, &format!("{at}.{k}"), errs),
+                        None => errs.push(format!("{at}.{k}: not a member of {shape}")),
+                    }
+                }
+                for r in &s.required {
+                    if !obj.contains_key(r) {
+                        errs.push(format!("{at}: required member {r} missing"));
+                    }
+                }
+                true
+            }
+            None => false,
+        },
+        T::List => match v.as_array() {
+            Some(a) => {
+                let mem = s.member.as_ref().unwrap();
+                for (n, x) in a.iter().enumerate() {
+                    check_shape(m, &mem.shape, x, &format!("{at}[{n}]"), errs);
+                }
+                true
+            }
+            None => false,
+        },
+        T::Map => match v.as_object() {
+            Some(obj) => {
+                let (kk, vv) = (s.key.as_ref().unwrap(), s.value.as_ref().unwrap());
+                for (k, x) in obj {
+                    check_shape(m, &kk.shape, &json!(k), &format!("{at}{{key}}"), errs);
+                    check_shape(m, &vv.shape, x, &format!("{at}.{k}"), errs);
+                }
+                true
+            }
+            None => false,
+        },
+        T::String => match v.as_str() {
+            Some(x) => {
+                if !s.enum_values.is_empty() && !s.enum_values.iter().any(|e| e == x) {
+                    errs.push(format!("{at}: {x} not in enum {shape}"));
+                }
+                true
+            }
+            None => false,
+        },
+        T::Integer | T::Long => v.is_i64() || v.is_u64(),
+        T::Boolean => v.is_boolean(),
+        T::Timestamp => v
+            .as_str()
+            .is_some_and(|x| x.ends_with('Z') && x.len() == 20),
+        _ => true,
+    };
+    if !ok {
+        errs.push(format!("{at}: {v} is not a {:?} ({shape})", s.shape_type));
     }
 }
 
@@ -433,7 +531,7 @@ fn aws_managed_policies_attach_list_and_count() {
     );
     let e = t.err("DeletePolicy", json!({"PolicyArn": SM_FULL}));
     assert_eq!(e.code, "UnmodifiableEntity");
-    assert_eq!(t.iam.managed_policy(SM_FULL).unwrap().is_some(), true);
+    assert!(t.iam.managed_policy(SM_FULL).unwrap().is_some());
 }
 
 #[test]
