@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::model::InlineDoc;
 use super::{
-    doc, key, limit, no_such, page_out, tdel, tget, tgroup, tlist, tput, trole, tuser,
-    unmodifiable, Iam, INLINE,
+    doc, key, limit, no_such, page_out, tdel, tgroup, tlist, tput, trole, tuser, unmodifiable, Iam,
+    INLINE,
 };
 use crate::util::{paginate, req};
 use crate::{AwsError, Ctx};
@@ -78,6 +78,34 @@ impl Owner {
 }
 
 impl Iam {
+    /// Reads (outside a transaction) the name as created of an entity, or
+    /// fails with AWS's NoSuchEntity.
+    pub(crate) fn owner_name(
+        &self,
+        acct: &str,
+        owner: Owner,
+        name: &str,
+    ) -> Result<String, AwsError> {
+        let k = key(name);
+        let found = match owner {
+            Owner::Role => self
+                .get::<super::model::RoleDoc>(super::ROLE, acct, &k)?
+                .map(|d| d.name),
+            Owner::User => self
+                .get::<super::model::UserDoc>(super::USER, acct, &k)?
+                .map(|d| d.name),
+            Owner::Group => self
+                .get::<super::model::GroupDoc>(super::GROUP, acct, &k)?
+                .map(|d| d.name),
+        };
+        found.ok_or_else(|| {
+            no_such(format!(
+                "The {} with name {name} cannot be found.",
+                owner.etype()
+            ))
+        })
+    }
+
     pub(super) fn put_inline(
         &self,
         ctx: &Ctx<'_>,
@@ -129,19 +157,8 @@ impl Iam {
         let acct = ctx.caller.account.as_str();
         let name = req(i, owner.member())?;
         let pname = req(i, "PolicyName")?;
-        let (real, p) = self
-            .store
-            .write(|tx| -> Result<(String, Option<InlineDoc>), AwsError> {
-                let real = owner.load(tx, acct, name, false)?;
-                let p = tget::<InlineDoc>(
-                    tx,
-                    INLINE,
-                    acct,
-                    &format!("{}/{pname}", owner.parent(name)),
-                )?;
-                Ok((real, p))
-            })
-            .map_err(crate::internal)??;
+        let real = self.owner_name(acct, owner, name)?;
+        let p = self.get::<InlineDoc>(INLINE, acct, &format!("{}/{pname}", owner.parent(name)))?;
         let p = p.ok_or_else(|| {
             no_such(format!(
                 "The {} policy with name {pname} cannot be found.",
@@ -185,18 +202,12 @@ impl Iam {
     ) -> Result<Value, AwsError> {
         let acct = ctx.caller.account.as_str();
         let name = req(i, owner.member())?;
-        let names = self
-            .store
-            .write(|tx| -> Result<Vec<String>, AwsError> {
-                owner.load(tx, acct, name, false)?;
-                Ok(
-                    tlist::<InlineDoc>(tx, INLINE, acct, Some(&owner.parent(name)))?
-                        .into_iter()
-                        .map(|p| p.name)
-                        .collect(),
-                )
-            })
-            .map_err(crate::internal)??;
+        self.owner_name(acct, owner, name)?;
+        let names: Vec<String> = self
+            .all::<InlineDoc>(INLINE, acct, Some(&owner.parent(name)))?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
         let (page, next) = paginate(&names, i, Clone::clone)?;
         let mut out = Map::new();
         out.insert("PolicyNames".into(), json!(page));

@@ -369,6 +369,10 @@ impl Iam {
             }
         }
         if let Ok(mut c) = self.principal_cache.write() {
+            // Sessions come and go: keep the cache bounded.
+            if c.len() >= 10_000 {
+                c.clear();
+            }
             c.insert(ck, out.clone());
         }
         Ok(out)

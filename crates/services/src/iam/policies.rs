@@ -167,9 +167,19 @@ impl Iam {
     }
 
     fn read_managed(&self, acct: &str, arn: &str) -> Result<Option<Managed>, AwsError> {
-        self.store
-            .write(|tx| tmanaged(tx, acct, arn))
-            .map_err(crate::internal)?
+        if let Some(a) = aws_managed::get(arn)? {
+            return Ok(Some(Managed::Aws(a)));
+        }
+        let Some((pacct, _, name)) = parse_arn(arn) else {
+            return Ok(None);
+        };
+        if pacct != acct {
+            return Ok(None);
+        }
+        Ok(self
+            .get::<PolicyDoc>(POLICY, acct, &key(&name))?
+            .filter(|p| p.arn(acct) == arn)
+            .map(|p| Managed::Local(Box::new(p))))
     }
 
     pub(super) fn create_policy(&self, ctx: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
@@ -531,13 +541,8 @@ impl Iam {
         let acct = ctx.caller.account.as_str();
         let name = req(i, owner.member())?;
         let prefix = s(i, "PathPrefix").unwrap_or("/");
-        let rows = self
-            .store
-            .write(|tx| -> Result<Vec<AttachDoc>, AwsError> {
-                owner.load(tx, acct, name, false)?;
-                tlist(tx, ATTACH, acct, Some(&owner.parent(name)))
-            })
-            .map_err(crate::internal)??;
+        self.owner_name(acct, owner, name)?;
+        let rows = self.all::<AttachDoc>(ATTACH, acct, Some(&owner.parent(name)))?;
         let mut items: Vec<(String, String, String)> = rows
             .into_iter()
             .filter_map(|a| {
