@@ -90,7 +90,7 @@ def test_unsigned_request_is_refused(server):
 
 def test_presigned_url_and_tampering(server):
     sts = server.client("sts")
-    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=300)
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=300, HttpMethod="GET")
     status, body = raw(server, "GET", url[len(server.url):])
     assert status == 200, body
     assert f"arn:aws:iam::{ACCOUNT}:root".encode() in body
@@ -196,13 +196,13 @@ def test_assume_role_and_trust(server):
     assert rc != 0
     assert f"User: arn:aws:sts::{ACCOUNT}:assumed-role/assumable/alice is not authorized to perform: iam:ListRoles" in err
     # DurationSeconds above MaxSessionDuration fails.
-    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "x", "--duration-seconds", "7200", check=False)
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "xx", "--duration-seconds", "7200", check=False)
     assert rc != 0 and "MaxSessionDuration" in err
 
 
 def test_trust_policy_not_naming_caller_denies(server):
     server.aws("iam", "create-role", "--role-name", "svc-only", "--assume-role-policy-document", TRUST_SERVICE)
-    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/svc-only", "--role-session-name", "s", check=False)
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/svc-only", "--role-session-name", "ss", check=False)
     assert rc != 0
     assert "AccessDenied" in err
     assert f"is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCOUNT}:role/svc-only" in err

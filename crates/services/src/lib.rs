@@ -1,1 +1,107 @@
-//! placeholder
+//! ironsage's AWS services: one module per service, each the same shape.
+//!
+//! Every service implements [`Service`]: a dispatch of operation name to a
+//! handler over the neutral value tree that `ironsage-wire` parses and
+//! serializes, plus [`Service::targets`], which maps an operation and its input
+//! to the IAM actions and resource ARNs the request must be authorized for
+//! (AWS's Service Authorization Reference). Handlers never touch another
+//! service's rows: each holds a [`ironsage_store::ServiceStore`] bound to its own
+//! name, and calls other services through their Rust APIs.
+//!
+//! Modules:
+//! - [`accounts`]: the accounts this cloud hosts (management account, root keys).
+//! - [`credentials`]: every access key (root, IAM user, temporary) and its principal.
+//! - [`iam`], [`sts`]: the IAM and STS APIs.
+
+pub mod accounts;
+pub mod caller;
+pub mod credentials;
+pub mod iam;
+pub mod ids;
+pub mod sts;
+pub mod util;
+
+pub use caller::{Caller, PrincipalKind, SessionInfo};
+pub use ironsage_wire::AwsError;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// The partition every ARN uses.
+pub const PARTITION: &str = "aws";
+
+/// Everything a handler knows about the request besides its input.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    /// Who is calling (already authenticated).
+    pub caller: &'a Caller,
+    /// The region from the credential scope.
+    pub region: &'a str,
+    /// This request's id.
+    pub request_id: &'a str,
+    /// Request time.
+    pub now: OffsetDateTime,
+}
+
+/// One IAM authorization check an operation needs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The IAM action, e.g. `iam:CreateRole`.
+    pub action: String,
+    /// The resource ARN (or `*`).
+    pub resource: String,
+    /// Extra request-context keys for this check (service condition keys).
+    pub context: Vec<(String, Vec<String>)>,
+    /// The resource-based policy that governs the resource (a role's trust
+    /// policy, a bucket policy, a key policy), with an id for explanations.
+    pub resource_policy: Option<(String, std::sync::Arc<ironsage_policy::Policy>)>,
+    /// The account that owns the resource, when known.
+    pub resource_account: Option<String>,
+}
+
+impl Target {
+    /// A check with no extra context keys.
+    pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
+        Target {
+            action: action.into(),
+            resource: resource.into(),
+            context: Vec::new(),
+            resource_policy: None,
+            resource_account: None,
+        }
+    }
+
+    /// Adds a context key with its values.
+    pub fn with_context(mut self, key: impl Into<String>, values: Vec<String>) -> Self {
+        self.context.push((key.into(), values));
+        self
+    }
+}
+
+/// The shape every service has.
+pub trait Service: Send + Sync + std::fmt::Debug {
+    /// The botocore service name (`iam`, `sts`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The authorization checks `op` with `input` needs. An empty list means
+    /// the operation needs no permission (e.g. `sts:GetCallerIdentity`).
+    fn targets(&self, ctx: &Ctx<'_>, op: &str, input: &Value) -> Result<Vec<Target>, AwsError>;
+
+    /// Runs the operation. Unknown operations answer the protocol's
+    /// not-implemented error naming the operation.
+    fn call(&self, ctx: &Ctx<'_>, op: &str, input: Value) -> Result<Value, AwsError>;
+}
+
+/// Store failures become `InternalFailure` (500), logged with their cause.
+pub fn internal(err: ironsage_store::StoreError) -> AwsError {
+    tracing::error!(error = %err, "store failure");
+    AwsError {
+        code: "InternalFailure".to_string(),
+        message:
+            "The request processing has failed because of an unknown error, exception or failure."
+                .to_string(),
+        status: 500,
+        sender_fault: false,
+        extra: Vec::new(),
+    }
+}

@@ -193,7 +193,13 @@ pub struct Tx<'a> {
     svc: &'static str,
 }
 
-fn row_from(kind: &str, key: String, parent: Option<String>, seq: i64, doc: String) -> Result<Row, StoreError> {
+fn row_from(
+    kind: &str,
+    key: String,
+    parent: Option<String>,
+    seq: i64,
+    doc: String,
+) -> Result<Row, StoreError> {
     let doc = serde_json::from_str(&doc).map_err(|source| StoreError::Corrupt {
         kind: kind.to_string(),
         key: key.clone(),
@@ -207,7 +213,13 @@ fn row_from(kind: &str, key: String, parent: Option<String>, seq: i64, doc: Stri
     })
 }
 
-fn get_in(conn: &Connection, svc: &str, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
+fn get_in(
+    conn: &Connection,
+    svc: &str,
+    kind: &str,
+    scope: &str,
+    key: &str,
+) -> Result<Option<Row>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT key, parent, seq, doc FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
@@ -216,7 +228,8 @@ fn get_in(conn: &Connection, svc: &str, kind: &str, scope: &str, key: &str) -> R
             Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
         })
         .optional()?;
-    row.map(|(k, p, s, d)| row_from(kind, k, p, s, d)).transpose()
+    row.map(|(k, p, s, d)| row_from(kind, k, p, s, d))
+        .transpose()
 }
 
 fn list_in(
@@ -260,7 +273,10 @@ impl ServiceStore {
     /// returns `Ok`, rolls back otherwise, so a validation failure inside `f`
     /// changes nothing. The outer result carries store failures, the inner
     /// one the closure's own outcome.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<Result<T, E>, StoreError> {
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StoreError> {
         let mut conn = self.store.writer()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let wrapped = Tx { tx, svc: self.svc };
@@ -278,13 +294,20 @@ impl ServiceStore {
 
     /// Reads one row.
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
-        self.store.with_reader(|c| get_in(c, self.svc, kind, scope, key))
+        self.store
+            .with_reader(|c| get_in(c, self.svc, kind, scope, key))
     }
 
     /// Lists rows of a kind in a scope, ordered by key; optionally only
     /// those with the given parent.
-    pub fn list(&self, kind: &str, scope: &str, parent: Option<&str>) -> Result<Vec<Row>, StoreError> {
-        self.store.with_reader(|c| list_in(c, self.svc, kind, scope, parent))
+    pub fn list(
+        &self,
+        kind: &str,
+        scope: &str,
+        parent: Option<&str>,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.store
+            .with_reader(|c| list_in(c, self.svc, kind, scope, parent))
     }
 
     /// Lists every row of a kind across all scopes (used at start-up to warm
@@ -313,16 +336,30 @@ impl Tx<'_> {
     }
 
     /// Lists rows inside the transaction.
-    pub fn list(&self, kind: &str, scope: &str, parent: Option<&str>) -> Result<Vec<Row>, StoreError> {
+    pub fn list(
+        &self,
+        kind: &str,
+        scope: &str,
+        parent: Option<&str>,
+    ) -> Result<Vec<Row>, StoreError> {
         list_in(&self.tx, self.svc, kind, scope, parent)
     }
 
     /// Inserts or replaces a row. A replaced row keeps its sequence number.
-    pub fn put(&self, kind: &str, scope: &str, key: &str, parent: Option<&str>, doc: &Value) -> Result<(), StoreError> {
+    pub fn put(
+        &self,
+        kind: &str,
+        scope: &str,
+        key: &str,
+        parent: Option<&str>,
+        doc: &Value,
+    ) -> Result<(), StoreError> {
         let text = doc.to_string();
         let existing: Option<i64> = self
             .tx
-            .prepare_cached("SELECT seq FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4")?
+            .prepare_cached(
+                "SELECT seq FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
+            )?
             .query_row(params![self.svc, kind, scope, key], |r| r.get(0))
             .optional()?;
         let seq = match existing {
@@ -386,11 +423,22 @@ mod tests {
         .unwrap()
         .unwrap();
         let rows = iam.list("role", "111122223333", None).unwrap();
-        assert_eq!(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(iam.get("role", "111122223333", "b").unwrap().unwrap().doc, json!({"n": "b"}));
-        assert_eq!(iam.list("policy", "111122223333", Some("a")).unwrap().len(), 1);
+        assert_eq!(
+            rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            iam.get("role", "111122223333", "b").unwrap().unwrap().doc,
+            json!({"n": "b"})
+        );
+        assert_eq!(
+            iam.list("policy", "111122223333", Some("a")).unwrap().len(),
+            1
+        );
         assert!(iam.get("role", "other", "a").unwrap().is_none());
-        iam.write(|tx| tx.delete("role", "111122223333", "a")).unwrap().unwrap();
+        iam.write(|tx| tx.delete("role", "111122223333", "a"))
+            .unwrap()
+            .unwrap();
         assert!(iam.get("role", "111122223333", "a").unwrap().is_none());
     }
 
@@ -438,6 +486,13 @@ mod tests {
             .write(|tx| tx.put("role", "acct", "r", None, &json!({"id": "AROA1", "x": 1})))
             .unwrap()
             .unwrap();
-        assert_eq!(s.service("iam").get("role", "acct", "r").unwrap().unwrap().seq, seq);
+        assert_eq!(
+            s.service("iam")
+                .get("role", "acct", "r")
+                .unwrap()
+                .unwrap()
+                .seq,
+            seq
+        );
     }
 }

@@ -1,0 +1,422 @@
+//! `ironsage-bench`: runs ironsage and moto_server side by side in one run and
+//! reports each figure with the ratio between them.
+//!
+//! Server CPU is read from the server process's own counters (the sum of
+//! `/proc/<pid>/task/*/schedstat` on-CPU nanoseconds), so a slow client does not
+//! hide the server's cost. The load generator is plain blocking HTTP/1.1 over
+//! keep-alive TCP connections, one thread per connection, signing every
+//! request with SigV4 (using `ironsage-sigv4`'s key derivation).
+//!
+//! ```text
+//! ironsage-bench [--ironsage PATH] [--no-moto] [--seconds S] [--out FILE]
+//! ```
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use ironsage_sigv4::{derive_signing_key, hex_sha256};
+use serde_json::{json, Value};
+
+const AK: &str = "AKIAIOSFODNN7EXAMPLE";
+const SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+/// A server under test.
+struct Target {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    launch_secs: f64,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Signs a form-encoded query-protocol request (STS/IAM style).
+fn signed_form(port: u16, service: &str, body: &str) -> Vec<u8> {
+    let now = time::OffsetDateTime::now_utc();
+    let amz_date = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let date = amz_date.get(..8).unwrap_or_default();
+    let host = format!("127.0.0.1:{port}");
+    let ctype = "application/x-www-form-urlencoded; charset=utf-8";
+    let payload = hex_sha256(body.as_bytes());
+    let canonical = format!(
+        "POST\n/\n\ncontent-type:{ctype}\nhost:{host}\nx-amz-date:{amz_date}\n\ncontent-type;host;x-amz-date\n{payload}"
+    );
+    let key = derive_signing_key(SK, date, REGION, service);
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{}\n{}",
+        key.scope(),
+        hex_sha256(canonical.as_bytes())
+    );
+    let sig = key.sign(sts.as_bytes());
+    format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ctype}\r\nX-Amz-Date: {amz_date}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={AK}/{}, SignedHeaders=content-type;host;x-amz-date, Signature={sig}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        key.scope(),
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One keep-alive connection that reconnects when the server closes it
+/// (moto's development server answers HTTP/1.0-style and closes).
+struct Conn {
+    port: u16,
+    stream: Option<BufReader<TcpStream>>,
+}
+
+impl Conn {
+    fn new(port: u16) -> Self {
+        Conn { port, stream: None }
+    }
+
+    /// Sends a request and returns the status code.
+    fn call(&mut self, req: &[u8]) -> Result<u16> {
+        for attempt in 0..2 {
+            if self.stream.is_none() {
+                let s = TcpStream::connect(("127.0.0.1", self.port))?;
+                s.set_nodelay(true)?;
+                self.stream = Some(BufReader::new(s));
+            }
+            let Some(reader) = self.stream.as_mut() else {
+                continue;
+            };
+            if reader.get_mut().write_all(req).is_err() {
+                self.stream = None;
+                continue;
+            }
+            match read_response(reader) {
+                Ok((status, keep)) => {
+                    if !keep {
+                        self.stream = None;
+                    }
+                    return Ok(status);
+                }
+                Err(e) => {
+                    self.stream = None;
+                    if attempt == 1 {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        bail!("connection failed")
+    }
+}
+
+fn read_response(r: &mut BufReader<TcpStream>) -> Result<(u16, bool)> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        bail!("closed");
+    }
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .context("bad status line")?
+        .parse()?;
+    let http10 = line.starts_with("HTTP/1.0");
+    let mut len: Option<usize> = None;
+    let mut close = http10;
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let lower = l.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = Some(v.trim().parse()?);
+        } else if lower.starts_with("connection:") {
+            close = lower.contains("close");
+        }
+    }
+    match len {
+        Some(n) => {
+            let mut buf = vec![0u8; n];
+            r.read_exact(&mut buf)?;
+        }
+        None => {
+            let mut sink = Vec::new();
+            r.read_to_end(&mut sink)?;
+            close = true;
+        }
+    }
+    Ok((status, !close))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// On-CPU nanoseconds of every thread of `pid`.
+fn cpu_ns(pid: u32) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                total += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+fn wait_first_answer(port: u16, started: Instant, deadline: Duration) -> Result<f64> {
+    loop {
+        if started.elapsed() > deadline {
+            bail!("no answer within {deadline:?}");
+        }
+        let mut c = Conn::new(port);
+        let req = signed_form(port, "sts", "Action=GetCallerIdentity&Version=2011-06-15");
+        if let Ok(200) = c.call(&req) {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn start_ironsage(bin: &PathBuf) -> Result<Target> {
+    let port = free_port()?;
+    let dir = std::env::temp_dir().join(format!("ironsage-bench-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let child = Command::new(bin)
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(&dir)
+        .env("IRONSAGE_ACCOUNT_ID", ACCOUNT)
+        .env("IRONSAGE_ROOT_ACCESS_KEY_ID", AK)
+        .env("IRONSAGE_ROOT_SECRET_ACCESS_KEY", SK)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    let launch_secs = wait_first_answer(port, started, Duration::from_secs(20))?;
+    Ok(Target {
+        name: "ironsage",
+        child,
+        port,
+        launch_secs,
+    })
+}
+
+fn start_moto() -> Result<Target> {
+    let port = free_port()?;
+    let started = Instant::now();
+    let child = Command::new("moto_server")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot run moto_server")?;
+    let launch_secs = wait_first_answer(port, started, Duration::from_secs(60))?;
+    Ok(Target {
+        name: "moto",
+        child,
+        port,
+        launch_secs,
+    })
+}
+
+struct LoadResult {
+    ok: u64,
+    errors: u64,
+    secs: f64,
+    server_cpu_ns: u64,
+}
+
+/// Runs `conns` connections for `secs` seconds (or until `max_per_conn`
+/// requests each), each sending requests made by `make(conn, i)`.
+fn load(
+    t: &Target,
+    conns: usize,
+    secs: f64,
+    max_per_conn: u64,
+    make: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>,
+) -> LoadResult {
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_ns(t.child.id());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let handles: Vec<_> = (0..conns)
+        .map(|ci| {
+            let (ok, errors, make, port) = (
+                Arc::clone(&ok),
+                Arc::clone(&errors),
+                Arc::clone(&make),
+                t.port,
+            );
+            std::thread::spawn(move || {
+                let mut c = Conn::new(port);
+                let mut i = 0;
+                while Instant::now() < deadline && i < max_per_conn {
+                    let req = make(ci, i);
+                    match c.call(&req) {
+                        Ok(200) => ok.fetch_add(1, Ordering::Relaxed),
+                        _ => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    LoadResult {
+        ok: ok.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        secs,
+        server_cpu_ns: cpu_ns(t.child.id()).saturating_sub(cpu0),
+    }
+}
+
+fn trust() -> String {
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let mut out = String::new();
+    for b in doc.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn measure(t: &Target, seconds: f64) -> Result<Value> {
+    let pid = t.child.id();
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_rss = rss_kib(pid).unwrap_or(0);
+    let port = t.port;
+    let gci: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |_, _| {
+        signed_form(port, "sts", "Action=GetCallerIdentity&Version=2011-06-15")
+    });
+    // Server CPU per request: one connection, sequential.
+    let seq = load(t, 1, seconds, u64::MAX, Arc::clone(&gci));
+    // Throughput: 8 connections.
+    let par = load(t, 8, seconds, u64::MAX, gci);
+    // CreateRole + GetRole pairs.
+    let tr = trust();
+    let tag = format!("{}{}", t.name, rand::random::<u32>());
+    let pairs: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
+        let name = format!("b-{tag}-{c}-{}", i / 2);
+        let body = if i % 2 == 0 {
+            format!("Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={tr}")
+        } else {
+            format!("Action=GetRole&Version=2010-05-08&RoleName={name}")
+        };
+        signed_form(port, "iam", &body)
+    });
+    let roles = load(t, 1, seconds, 2000, Arc::clone(&pairs));
+    // 16 concurrent writers.
+    let writers = load(t, 16, seconds, 200, pairs);
+    let per = |r: &LoadResult| {
+        if r.ok + r.errors == 0 {
+            0.0
+        } else {
+            r.server_cpu_ns as f64 / (r.ok + r.errors) as f64 / 1000.0
+        }
+    };
+    Ok(json!({
+        "server": t.name,
+        "launch_to_first_answer_ms": t.launch_secs * 1000.0,
+        "idle_rss_mib": idle_rss as f64 / 1024.0,
+        "cpu_us_per_get_caller_identity": per(&seq),
+        "get_caller_identity_rps_8_conns": par.ok as f64 / par.secs,
+        "get_caller_identity_errors": seq.errors + par.errors,
+        "cpu_us_per_create_role_plus_get_role": per(&roles) * 2.0,
+        "concurrent_writers_16_requests": writers.ok + writers.errors,
+        "concurrent_writers_16_errors": writers.errors,
+        "concurrent_writers_16_error_pct": if writers.ok + writers.errors == 0 { 0.0 } else { 100.0 * writers.errors as f64 / (writers.ok + writers.errors) as f64 },
+    }))
+}
+
+fn main() -> Result<()> {
+    let mut bin = PathBuf::from("target/release/ironsage");
+    let mut moto = true;
+    let mut seconds = 3.0;
+    let mut out: Option<PathBuf> = None;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--ironsage" => bin = PathBuf::from(it.next().context("--ironsage PATH")?),
+            "--no-moto" => moto = false,
+            "--seconds" => seconds = it.next().context("--seconds S")?.parse()?,
+            "--out" => out = Some(PathBuf::from(it.next().context("--out FILE")?)),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let mut results = Vec::new();
+    {
+        let t = start_ironsage(&bin)?;
+        results.push(measure(&t, seconds)?);
+    }
+    if moto {
+        match start_moto() {
+            Ok(t) => results.push(measure(&t, seconds)?),
+            Err(e) => eprintln!("moto_server unavailable: {e:#}"),
+        }
+    }
+    let mut report = json!({"results": results, "cpu": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)});
+    if let (Some(a), Some(b)) = (
+        report["results"].get(0).cloned(),
+        report["results"].get(1).cloned(),
+    ) {
+        let mut ratios = serde_json::Map::new();
+        if let (Some(ao), Some(bo)) = (a.as_object(), b.as_object()) {
+            for (k, v) in ao {
+                if let (Some(x), Some(y)) = (v.as_f64(), bo.get(k).and_then(Value::as_f64)) {
+                    if x != 0.0 {
+                        ratios.insert(format!("{k} (moto / ironsage)"), json!(y / x));
+                    }
+                }
+            }
+        }
+        report["ratios"] = Value::Object(ratios);
+    }
+    let text = serde_json::to_string_pretty(&report)?;
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, text)?;
+    }
+    Ok(())
+}

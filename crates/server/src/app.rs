@@ -1,0 +1,120 @@
+//! The assembled cloud: store, registries and services.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ironsage_services::accounts::{Account, Accounts, Bootstrap};
+use ironsage_services::credentials::{AccessKey, Credentials};
+use ironsage_services::iam::Iam;
+use ironsage_services::sts::Sts;
+use ironsage_services::{AwsError, Service};
+use ironsage_store::{Durability, Store};
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// SQLite durability.
+    pub durability: Durability,
+    /// First-start presets.
+    pub bootstrap: Bootstrap,
+    /// The default region clients are told to use.
+    pub region: String,
+}
+
+/// Everything a request needs, shared by all connections.
+#[derive(Debug)]
+pub struct App {
+    /// The metadata store.
+    pub store: Arc<Store>,
+    /// Access keys.
+    pub credentials: Arc<Credentials>,
+    /// Accounts.
+    pub accounts: Accounts,
+    /// IAM (also consulted by the authorizer).
+    pub iam: Arc<Iam>,
+    /// Implemented services by botocore name.
+    pub services: HashMap<&'static str, Arc<dyn Service>>,
+    /// The management account.
+    pub management: Account,
+    /// Its root key.
+    pub root_key: AccessKey,
+    /// Start time (health reports uptime).
+    pub started: Instant,
+    /// Configuration.
+    pub config: Config,
+    /// Recent authorization decisions, for `ironsage iam explain`.
+    pub decisions: crate::authz::DecisionLog,
+}
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Data directory or store.
+    #[error("cannot open the data directory {0}: {1}")]
+    Store(PathBuf, String),
+    /// A service failed to open.
+    #[error("cannot start: {0}")]
+    Service(String),
+}
+
+impl From<AwsError> for StartError {
+    fn from(e: AwsError) -> Self {
+        StartError::Service(format!("{}: {}", e.code, e.message))
+    }
+}
+
+impl App {
+    /// Opens the data directory and assembles every service.
+    pub fn open(config: Config) -> Result<Arc<App>, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
+        restrict_dir(&config.data_dir);
+        std::fs::create_dir_all(config.data_dir.join("blobs"))
+            .map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
+        let db = config.data_dir.join("state.db");
+        let store = Store::open(&db, config.durability)
+            .map_err(|e| StartError::Store(db.clone(), e.to_string()))?;
+        restrict_file(&db);
+        let credentials = Arc::new(Credentials::open(&store)?);
+        let accounts = Accounts::open(&store);
+        let (management, root_key) = accounts.ensure_management(&credentials, &config.bootstrap)?;
+        let iam = Arc::new(Iam::open(&store, Arc::clone(&credentials))?);
+        let sts = Arc::new(Sts::new(Arc::clone(&credentials), Arc::clone(&iam)));
+        let mut services: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
+        services.insert("iam", iam.clone());
+        services.insert("sts", sts);
+        let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
+        Ok(Arc::new(App {
+            store,
+            credentials,
+            accounts,
+            iam,
+            services,
+            management,
+            root_key,
+            started: Instant::now(),
+            config,
+            decisions: crate::authz::DecisionLog::default(),
+        }))
+    }
+}
+
+#[cfg(unix)]
+fn restrict_dir(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(unix)]
+fn restrict_file(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+}
+#[cfg(not(unix))]
+fn restrict_dir(_: &std::path::Path) {}
+#[cfg(not(unix))]
+fn restrict_file(_: &std::path::Path) {}

@@ -1,0 +1,512 @@
+//! Request handling: classify → authenticate → parse → authorize → dispatch.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use ironsage_model::{Protocol, ServiceInfo};
+use ironsage_services::{ids, AwsError, Caller, Ctx};
+use ironsage_sigv4 as sigv4;
+use ironsage_wire as wire;
+
+use crate::app::App;
+
+/// Largest request body accepted (non-streaming services).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The response type of the gateway.
+pub type HttpResponse = http::Response<Full<Bytes>>;
+
+/// Handles one HTTP request end to end. Never panics on client input: every
+/// failure is an AWS-shaped error response.
+pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+    let request_id = ids::request_id();
+    let (parts, body) = req.into_parts();
+    if parts.uri.path().starts_with("/_ironsage/") {
+        return internal_route(&app, &parts);
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            let err = AwsError::new(
+                "RequestEntityTooLarge",
+                format!("Request body exceeds the maximum of {MAX_BODY} bytes."),
+                413,
+            );
+            return to_http(generic_error(&err, &request_id));
+        }
+    };
+    let resp = process(&app, &parts, &body, peer, &request_id);
+    to_http(resp)
+}
+
+fn to_http(r: wire::Response) -> HttpResponse {
+    let mut builder = http::Response::builder().status(r.status);
+    for (k, v) in &r.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder
+        .body(Full::new(Bytes::from(r.body)))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+}
+
+fn internal_route(app: &App, parts: &http::request::Parts) -> HttpResponse {
+    let (status, body) = match parts.uri.path() {
+        "/_ironsage/health" => {
+            let mut services: Vec<&str> = app.services.keys().copied().collect();
+            services.sort_unstable();
+            (
+                200,
+                serde_json::json!({
+                    "status": "ok",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "uptime_seconds": app.started.elapsed().as_secs_f64(),
+                    "services": services,
+                })
+                .to_string(),
+            )
+        }
+        _ => (
+            404,
+            serde_json::json!({"error": "no such internal route"}).to_string(),
+        ),
+    };
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+}
+
+/// An error for a request whose service is unknown: query-style XML, which
+/// every AWS SDK can read.
+fn generic_error(err: &AwsError, request_id: &str) -> wire::Response {
+    wire::error_for_protocol_no_service(err, request_id)
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Picks the service among those sharing a signing name.
+fn pick_service(signing: &str, headers: &HeaderMap) -> Option<&'static ServiceInfo> {
+    let candidates = ironsage_model::services_for_signing_name(signing);
+    if candidates.len() <= 1 {
+        return candidates.first().copied();
+    }
+    if let Some(target) = header(headers, "x-amz-target") {
+        let prefix = target.split('.').next().unwrap_or("");
+        if let Some(s) = candidates.iter().find(|s| s.target_prefix == Some(prefix)) {
+            return Some(s);
+        }
+    }
+    candidates
+        .iter()
+        .find(|s| matches!(s.protocol, Protocol::RestJson | Protocol::RestXml))
+        .or_else(|| candidates.first())
+        .copied()
+}
+
+/// Best guess of the service of a request we could not authenticate, so the
+/// error is shaped the way its client expects.
+fn guess_service(headers: &HeaderMap, query: &str) -> Option<&'static ServiceInfo> {
+    if let Some(t) = header(headers, "x-amz-target") {
+        return ironsage_model::service_for_target_prefix(t.split('.').next().unwrap_or(""));
+    }
+    let scope_from = |cred: &str| -> Option<String> { cred.split('/').nth(3).map(str::to_string) };
+    if let Some(auth) = header(headers, "authorization") {
+        if let Some(i) = auth.find("Credential=") {
+            let cred = auth
+                .get(i + 11..)
+                .unwrap_or("")
+                .split([',', ' '])
+                .next()
+                .unwrap_or("");
+            if let Some(svc) = scope_from(cred) {
+                return pick_service(&svc, headers);
+            }
+        }
+    }
+    for pair in query.split('&') {
+        if let Some(v) = pair.strip_prefix("X-Amz-Credential=") {
+            let v = percent_decode(v);
+            if let Some(svc) = scope_from(&v) {
+                return pick_service(&svc, headers);
+            }
+        }
+    }
+    None
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The bucket named by a virtual-host-style S3 Host header
+/// (`bucket.s3.us-east-1.localhost:4599`, `bucket.s3.amazonaws.com`,
+/// `bucket.s3.localhost`), if any.
+pub fn virtual_host_bucket(host: &str) -> Option<&str> {
+    let host = host.split(':').next().unwrap_or(host);
+    let idx = host.find(".s3.").or_else(|| host.find(".s3-"))?;
+    let bucket = host.get(..idx)?;
+    (!bucket.is_empty()).then_some(bucket)
+}
+
+fn is_s3(info: &ServiceInfo) -> bool {
+    info.name == "s3"
+}
+
+/// Authentication failure texts differ per protocol family.
+fn auth_error(info: &ServiceInfo, kind: AuthFailure) -> AwsError {
+    let s3 = is_s3(info);
+    let json = matches!(info.protocol, Protocol::Json | Protocol::RestJson);
+    let ec2 = matches!(info.protocol, Protocol::Ec2);
+    match kind {
+        AuthFailure::UnknownKey => {
+            if s3 {
+                AwsError::new(
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                    403,
+                )
+            } else if ec2 {
+                AwsError::new(
+                    "AuthFailure",
+                    "AWS was not able to validate the provided access credentials",
+                    401,
+                )
+            } else if json {
+                AwsError::new(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                    400,
+                )
+            } else {
+                AwsError::new(
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                    403,
+                )
+            }
+        }
+        AuthFailure::BadToken => {
+            if s3 {
+                AwsError::new(
+                    "InvalidToken",
+                    "The provided token is malformed or otherwise invalid.",
+                    400,
+                )
+            } else if ec2 {
+                AwsError::new(
+                    "AuthFailure",
+                    "AWS was not able to validate the provided access credentials",
+                    401,
+                )
+            } else if json {
+                AwsError::new(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                    400,
+                )
+            } else {
+                AwsError::new(
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                    403,
+                )
+            }
+        }
+        AuthFailure::Expired => {
+            if s3 {
+                AwsError::new("ExpiredToken", "The provided token has expired.", 400)
+            } else if json {
+                AwsError::new(
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                    400,
+                )
+            } else {
+                AwsError::new(
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                    403,
+                )
+            }
+        }
+        AuthFailure::Missing => {
+            if s3 {
+                AwsError::new("AccessDenied", "Access Denied", 403)
+            } else if json {
+                AwsError::new(
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                    400,
+                )
+            } else {
+                AwsError::new(
+                    "MissingAuthenticationToken",
+                    "Request is missing Authentication Token",
+                    403,
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AuthFailure {
+    UnknownKey,
+    BadToken,
+    Expired,
+    Missing,
+}
+
+fn family(info: &ServiceInfo) -> sigv4::ErrorFamily {
+    if is_s3(info) {
+        sigv4::ErrorFamily::S3
+    } else if matches!(info.protocol, Protocol::Json | Protocol::RestJson) {
+        sigv4::ErrorFamily::Json
+    } else {
+        sigv4::ErrorFamily::Query
+    }
+}
+
+fn sig_error(info: &ServiceInfo, e: &sigv4::SigError) -> AwsError {
+    let (code, message, status) = e.aws_error_for(family(info));
+    AwsError::new(code, message, status)
+}
+
+/// The whole pipeline after the body is read.
+fn process(
+    app: &App,
+    parts: &http::request::Parts,
+    body: &[u8],
+    peer: SocketAddr,
+    request_id: &str,
+) -> wire::Response {
+    let raw_path = parts.uri.path();
+    let raw_query = parts.uri.query().unwrap_or("");
+    let method = parts.method.as_str();
+    let signed = sigv4::SignedRequest {
+        method,
+        raw_path,
+        raw_query,
+        headers: &parts.headers,
+    };
+    let is_head = parts.method == http::Method::HEAD;
+
+    // 1. Which service, and is the request signed at all?
+    let auth = match sigv4::parse_auth(&signed) {
+        Ok(a) => a,
+        Err(e) => {
+            return match guess_service(&parts.headers, raw_query) {
+                Some(info) => {
+                    wire::serialize_error(info, &sig_error(info, &e), request_id, is_head)
+                }
+                None => {
+                    let (code, message, status) = e.aws_error(false);
+                    generic_error(&AwsError::new(code, message, status), request_id)
+                }
+            }
+        }
+    };
+    let Some(auth) = auth else {
+        return match guess_service(&parts.headers, raw_query) {
+            Some(info) => wire::serialize_error(
+                info,
+                &auth_error(info, AuthFailure::Missing),
+                request_id,
+                is_head,
+            ),
+            None => generic_error(&auth_error_generic(), request_id),
+        };
+    };
+    let Some(info) = pick_service(&auth.credential.service, &parts.headers) else {
+        let err = AwsError::new(
+            "UnknownService",
+            format!(
+                "ironsage does not serve the service `{}` (signing name in the credential scope).",
+                auth.credential.service
+            ),
+            400,
+        );
+        return generic_error(&err, request_id);
+    };
+    let fail = |err: AwsError| wire::serialize_error(info, &err, request_id, is_head);
+
+    // 2. Authenticate.
+    let Some(key) = app.credentials.lookup(&auth.credential.access_key_id) else {
+        return fail(auth_error(info, AuthFailure::UnknownKey));
+    };
+    if key.status != ironsage_services::credentials::KeyStatus::Active {
+        return fail(auth_error(info, AuthFailure::UnknownKey));
+    }
+    if let sigv4::PayloadHash::Hex(declared) = &auth.payload {
+        if let Err(e) = sigv4::check_content_sha256(declared, body) {
+            return fail(sig_error(info, &e));
+        }
+    }
+    let payload_hash = auth
+        .payload_hash_for(is_s3(info))
+        .unwrap_or_else(|| sigv4::hex_sha256(body));
+    let now = time::OffsetDateTime::now_utc();
+    let enc = if is_s3(info) {
+        sigv4::UriEncoding::S3
+    } else {
+        sigv4::UriEncoding::Normalized
+    };
+    if let Err(e) = sigv4::verify(
+        &signed,
+        &auth,
+        &key.secret_access_key,
+        &payload_hash,
+        now,
+        enc,
+    ) {
+        // Presigned URLs: botocore and the SDKs sign `UNSIGNED-PAYLOAD`, AWS's
+        // own test suite signs the empty body's hash; AWS accepts both.
+        let retry = auth.location == sigv4::AuthLocation::Query
+            && matches!(auth.payload, sigv4::PayloadHash::Absent)
+            && matches!(e, sigv4::SigError::SignatureDoesNotMatch { .. });
+        let alternative = if payload_hash == sigv4::UNSIGNED_PAYLOAD {
+            sigv4::hex_sha256(body)
+        } else {
+            sigv4::UNSIGNED_PAYLOAD.to_string()
+        };
+        if !retry
+            || sigv4::verify(
+                &signed,
+                &auth,
+                &key.secret_access_key,
+                &alternative,
+                now,
+                enc,
+            )
+            .is_err()
+        {
+            if let sigv4::SigError::SignatureDoesNotMatch {
+                canonical_request,
+                string_to_sign,
+                ..
+            } = &e
+            {
+                tracing::debug!(request_id, %canonical_request, %string_to_sign, "signature mismatch");
+            }
+            return fail(sig_error(info, &e));
+        }
+    }
+    if let Some(expected) = &key.session_token {
+        match &auth.security_token {
+            Some(t) if constant_eq(t, expected) => {}
+            _ => return fail(auth_error(info, AuthFailure::BadToken)),
+        }
+        if let Some(sess) = &key.caller.session {
+            if sess.expiration <= now.unix_timestamp() {
+                return fail(auth_error(info, AuthFailure::Expired));
+            }
+        }
+    } else if auth.security_token.is_some() {
+        return fail(auth_error(info, AuthFailure::BadToken));
+    }
+    let caller: &Caller = &key.caller;
+    let region = auth.credential.region.as_str();
+
+    // 3. Operation and input.
+    let Some(model) = ironsage_model::model(info.name) else {
+        return fail(AwsError::new(
+            "InternalFailure",
+            format!("model for {} is missing", info.name),
+            500,
+        ));
+    };
+    let rewritten;
+    let mut wire_path = raw_path;
+    if is_s3(info) {
+        if let Some(bucket) = header(&parts.headers, "host").and_then(virtual_host_bucket) {
+            rewritten = format!("/{bucket}{raw_path}");
+            wire_path = &rewritten;
+        }
+    }
+    let wreq = wire::Request {
+        method,
+        path: wire_path,
+        query: raw_query,
+        headers: &parts.headers,
+        body,
+    };
+    let op = match wire::resolve_operation(model, &wreq) {
+        Ok(op) => op,
+        Err(e) => return fail(e),
+    };
+    let input = match wire::parse_input(model, op, &wreq) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let Some(service) = app.services.get(info.name) else {
+        return fail(AwsError::not_implemented(info.service_id, &op.name));
+    };
+    let ctx = Ctx {
+        caller,
+        region,
+        request_id,
+        now,
+    };
+
+    // 4. Authorize (always).
+    let targets = match service.targets(&ctx, &op.name, &input) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let env = crate::authz::RequestEnv {
+        source_ip: peer.ip(),
+        secure_transport: false,
+        region,
+        now,
+    };
+    if let Err(e) = crate::authz::authorize(app, info, caller, &targets, &env, request_id) {
+        return fail(e);
+    }
+
+    // 5. Dispatch.
+    match service.call(&ctx, &op.name, input) {
+        Ok(out) => wire::serialize_output(model, op, &out, request_id),
+        Err(e) => fail(e),
+    }
+}
+
+fn auth_error_generic() -> AwsError {
+    AwsError::new(
+        "MissingAuthenticationToken",
+        "Request is missing Authentication Token",
+        403,
+    )
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_hosts() {
+        assert_eq!(
+            virtual_host_bucket("b1.s3.us-east-1.localhost:4599"),
+            Some("b1")
+        );
+        assert_eq!(
+            virtual_host_bucket("my.bucket.s3.amazonaws.com"),
+            Some("my.bucket")
+        );
+        assert_eq!(virtual_host_bucket("localhost:4599"), None);
+        assert_eq!(virtual_host_bucket("s3.us-east-1.localhost"), None);
+    }
+}
