@@ -32,6 +32,51 @@ fn protected_err(name: &str) -> AwsError {
     ))
 }
 
+/// AWS resolves the IAM users and roles a trust policy names; one of this
+/// account that does not exist makes the document invalid.
+fn check_trust_principals(
+    tx: &ironsage_store::Tx<'_>,
+    acct: &str,
+    policy: &ironsage_policy::Policy,
+) -> Result<(), AwsError> {
+    let prefix = format!("arn:aws:iam::{acct}:");
+    for st in policy.statements() {
+        let Some(p) = st.principal() else { continue };
+        for a in &p.aws {
+            let ironsage_policy::AwsPrincipal::Arn(arn) = a else {
+                continue;
+            };
+            let Some(res) = arn.strip_prefix(&prefix) else {
+                continue;
+            };
+            if arn.contains(['*', '?']) {
+                continue;
+            }
+            let (kind, rest) = match res.split_once('/') {
+                Some(("role", r)) => (ROLE, r),
+                Some(("user", r)) => (super::USER, r),
+                _ => continue,
+            };
+            let name = rest.rsplit('/').next().unwrap_or(rest);
+            let path = format!("/{}", rest.strip_suffix(name).unwrap_or_default());
+            let found = match kind {
+                ROLE => tget::<RoleDoc>(tx, ROLE, acct, &key(name))?
+                    .is_some_and(|r| r.path == path && r.name == name),
+                _ => tget::<super::model::UserDoc>(tx, super::USER, acct, &key(name))?
+                    .is_some_and(|u| u.path == path && u.name == name),
+            };
+            if !found {
+                return Err(AwsError::new(
+                    "MalformedPolicyDocument",
+                    format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+                    400,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The role name AWS gives a service's service-linked role.
 pub(crate) fn service_linked_name(service: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
@@ -94,7 +139,7 @@ impl Iam {
         let name = req(i, "RoleName")?;
         let trust = req(i, "AssumeRolePolicyDocument")?;
         doc::check_trust_size(trust)?;
-        doc::validate(trust, PolicyKind::Trust)?;
+        let parsed = doc::validate(trust, PolicyKind::Trust)?;
         let max_session = int(i, "MaxSessionDuration").unwrap_or(3600);
         check_duration(max_session)?;
         let boundary = s(i, "PermissionsBoundary").map(str::to_string);
@@ -114,6 +159,7 @@ impl Iam {
             if tget::<RoleDoc>(tx, ROLE, acct, &key(name))?.is_some() {
                 return Err(exists(format!("Role with name {name} already exists.")));
             }
+            check_trust_principals(tx, acct, &parsed)?;
             if let Some(b) = &boundary {
                 self.check_boundary(tx, acct, b)?;
             }
@@ -246,12 +292,19 @@ impl Iam {
         ctx: &Ctx<'_>,
         i: &Value,
     ) -> Result<Value, AwsError> {
+        let acct = ctx.caller.account.as_str();
+        let name = req(i, "RoleName")?;
         let text = req(i, "PolicyDocument")?;
         doc::check_trust_size(text)?;
-        doc::validate(text, PolicyKind::Trust)?;
-        self.update_role_doc(ctx, i, true, |r| {
-            r.trust = text.to_string();
-            Ok(())
+        let parsed = doc::validate(text, PolicyKind::Trust)?;
+        self.write(|tx| {
+            let mut role = trole(tx, acct, name)?;
+            if role.protected() {
+                return Err(protected_err(&role.name));
+            }
+            check_trust_principals(tx, acct, &parsed)?;
+            role.trust = text.to_string();
+            tput(tx, ROLE, acct, &key(name), None, &role)
         })?;
         Ok(json!({}))
     }

@@ -276,6 +276,59 @@ fn role_round_trip_and_errors() {
 }
 
 #[test]
+fn trust_policies_must_name_existing_principals() {
+    let t = env();
+    let trust_for = |arn: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}]})
+        .to_string()
+    };
+    let ghost = format!("arn:aws:iam::{ACCT}:role/Ghost");
+    let e = t.err(
+        "CreateRole",
+        json!({"RoleName": "T", "AssumeRolePolicyDocument": trust_for(&ghost)}),
+    );
+    assert_err(
+        &e,
+        "MalformedPolicyDocument",
+        400,
+        &format!("Invalid principal in policy: \"AWS\":\"{ghost}\""),
+    );
+    assert!(t.iam.role(ACCT, "T").unwrap().is_none());
+    t.ok(
+        "CreateRole",
+        json!({"RoleName": "Ghost", "Path": "/x/", "AssumeRolePolicyDocument": TRUST}),
+    );
+    // Wrong path is still unknown; the real ARN works; other accounts are not checked.
+    assert_eq!(
+        t.err(
+            "CreateRole",
+            json!({"RoleName": "T", "AssumeRolePolicyDocument": trust_for(&ghost)})
+        )
+        .code,
+        "MalformedPolicyDocument"
+    );
+    t.ok("CreateRole", json!({"RoleName": "T", "AssumeRolePolicyDocument": trust_for(&format!("arn:aws:iam::{ACCT}:role/x/Ghost"))}));
+    t.ok(
+        "UpdateAssumeRolePolicy",
+        json!({"RoleName": "T", "PolicyDocument": trust_for("arn:aws:iam::999988887777:role/Any")}),
+    );
+    t.ok(
+        "UpdateAssumeRolePolicy",
+        json!({"RoleName": "T", "PolicyDocument": trust_for(&format!("arn:aws:iam::{ACCT}:root"))}),
+    );
+    let e = t.err("UpdateAssumeRolePolicy", json!({"RoleName": "T", "PolicyDocument": trust_for(&format!("arn:aws:iam::{ACCT}:user/nobody"))}));
+    assert_eq!(e.code, "MalformedPolicyDocument");
+    assert!(t
+        .iam
+        .role(ACCT, "T")
+        .unwrap()
+        .unwrap()
+        .assume_role_policy
+        .contains(":root"));
+}
+
+#[test]
 fn roles_paginate_by_name() {
     let t = env();
     for n in 0..150 {
