@@ -11,7 +11,9 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import ACCOUNT, REGION, ROOT_AK, binary
+import boto3
+
+from conftest import ACCOUNT, REGION, ROOT_AK, ROOT_SK, binary
 
 TRUST_ACCOUNT = json.dumps(
     {
@@ -99,7 +101,12 @@ def test_presigned_url_and_tampering(server):
     assert status == 403
     assert b"SignatureDoesNotMatch" in body
     # S3-style presigned URL: a valid one reaches routing, a tampered one is refused.
-    s3 = server.client("s3")
+    import botocore.config
+
+    s3 = boto3.client(
+        "s3", endpoint_url=server.url, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
+        region_name=REGION, config=botocore.config.Config(signature_version="s3v4"),
+    )
     good = s3.generate_presigned_url("get_object", Params={"Bucket": "b1", "Key": "k.txt"}, ExpiresIn=300)
     status, body = raw(server, "GET", good[len(server.url):])
     assert status != 403, body
@@ -173,10 +180,35 @@ def test_policy_versions_limit(server):
     assert len(out["Versions"]) == 5
 
 
+def make_user(server, name, policy):
+    """An IAM user with one inline policy and an access key; returns its CLI env."""
+    server.aws("iam", "create-user", "--user-name", name)
+    server.aws("iam", "put-user-policy", "--user-name", name, "--policy-name", "p", "--policy-document", json.dumps(policy))
+    _, out, _ = server.aws("iam", "create-access-key", "--user-name", name)
+    k = out["AccessKey"]
+    assert k["AccessKeyId"].startswith("AKIA") and k["Status"] == "Active"
+    env = server.env(AWS_ACCESS_KEY_ID=k["AccessKeyId"], AWS_SECRET_ACCESS_KEY=k["SecretAccessKey"])
+    env.pop("AWS_PROFILE")
+    return env, k
+
+
+ALLOW_ASSUME = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+
+
+def test_root_cannot_assume_roles(server):
+    server.aws("iam", "create-role", "--role-name", "rootless", "--assume-role-policy-document", TRUST_ACCOUNT)
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/rootless", "--role-session-name", "root", check=False)
+    assert rc != 0 and "Roles may not be assumed by root accounts." in err
+
+
 def test_assume_role_and_trust(server):
+    alice, _ = make_user(server, "alice", ALLOW_ASSUME)
+    _, me, _ = server.aws("sts", "get-caller-identity", env=alice)
+    assert me["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
+    assert me["UserId"].startswith("AIDA")
     _, out, _ = server.aws("iam", "create-role", "--role-name", "assumable", "--assume-role-policy-document", TRUST_ACCOUNT)
     role_id = out["Role"]["RoleId"]
-    _, out, _ = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "alice")
+    _, out, _ = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "alice", env=alice)
     c = out["Credentials"]
     assert c["AccessKeyId"].startswith("ASIA")
     assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/assumable/alice"
@@ -195,17 +227,28 @@ def test_assume_role_and_trust(server):
     rc, _, err = server.aws("iam", "list-roles", env=env, check=False)
     assert rc != 0
     assert f"User: arn:aws:sts::{ACCOUNT}:assumed-role/assumable/alice is not authorized to perform: iam:ListRoles" in err
+    assert "because no identity-based policy allows the iam:ListRoles action" in err
     # DurationSeconds above MaxSessionDuration fails.
-    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "xx", "--duration-seconds", "7200", check=False)
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "xx", "--duration-seconds", "7200", env=alice, check=False)
     assert rc != 0 and "MaxSessionDuration" in err
 
 
 def test_trust_policy_not_naming_caller_denies(server):
+    bob, _ = make_user(server, "bob", ALLOW_ASSUME)
     server.aws("iam", "create-role", "--role-name", "svc-only", "--assume-role-policy-document", TRUST_SERVICE)
-    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/svc-only", "--role-session-name", "ss", check=False)
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/svc-only", "--role-session-name", "ss", env=bob, check=False)
     assert rc != 0
     assert "AccessDenied" in err
-    assert f"is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCOUNT}:role/svc-only" in err
+    assert f"User: arn:aws:iam::{ACCOUNT}:user/bob is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCOUNT}:role/svc-only" in err
+    # A user without sts:AssumeRole cannot assume a role that trusts only the account.
+    carol, _ = make_user(server, "carol", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    rc, _, err = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/assumable", "--role-session-name", "cc", env=carol, check=False)
+    assert rc != 0 and "because no identity-based policy allows the sts:AssumeRole action" in err
+    # A trust policy naming the user directly is enough on its own (same account).
+    direct = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/carol"}, "Action": "sts:AssumeRole"}]}
+    server.aws("iam", "create-role", "--role-name", "for-carol", "--assume-role-policy-document", json.dumps(direct))
+    _, out, _ = server.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/for-carol", "--role-session-name", "cc", env=carol)
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/for-carol/cc"
 
 
 def test_unimplemented_operation_answers_501_and_server_keeps_serving(server):

@@ -584,7 +584,12 @@ pub fn authorize_with(req: &AuthzRequest, set: &PolicySet, opts: EvalOptions) ->
 
     let same_account = req.resource_account.is_none_or(|a| a == p.account.as_str());
     let res_grant = resource.and_then(|(o, _)| o.allow);
-    let key_policy_required = resource.is_some_and(|(_, k)| k == PolicyKind::KeyPolicy);
+    // Key policies and role trust policies must themselves allow: an
+    // identity-policy allow alone never opens a KMS key or lets a principal
+    // assume a role ("Policy evaluation logic"; "How IAM roles differ from
+    // resource-based policies").
+    let key_policy_required =
+        resource.is_some_and(|(_, k)| matches!(k, PolicyKind::KeyPolicy | PolicyKind::Trust));
 
     // Root user, services and anonymous callers have no identity side.
     if !identity_applies {

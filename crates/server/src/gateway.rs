@@ -138,7 +138,15 @@ fn guess_service(headers: &HeaderMap, query: &str) -> Option<&'static ServiceInf
             }
         }
     }
-    None
+    // No target, no scope: a query-protocol call names its `Action`; anything
+    // else unsigned is most likely an S3 REST request (browsers, curl, SigV2
+    // presigned URLs).
+    let form = header(headers, "content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form || query.split('&').any(|p| p.starts_with("Action=")) {
+        return None;
+    }
+    ironsage_model::service_info("s3")
 }
 
 fn percent_decode(s: &str) -> String {

@@ -170,6 +170,12 @@ impl Sts {
         let arn = caller.arn();
         let userid = caller.userid();
         let (_key, creds) = self.issue(caller, duration, ctx)?;
+        self.iam.note_role_used(
+            &role_account(&role.arn),
+            &role.name,
+            &util::iso(ctx.now),
+            ctx.region,
+        )?;
         let mut out = json!({
             "Credentials": creds,
             "AssumedRoleUser": {"AssumedRoleId": userid, "Arn": arn},
@@ -224,6 +230,9 @@ impl Service for Sts {
             "GetSessionToken" => Ok(Vec::new()),
             "GetAccessKeyInfo" => Ok(vec![Target::new("sts:GetAccessKeyInfo", "*")]),
             "AssumeRole" => {
+                if ctx.caller.is_root() {
+                    return Err(access_denied("Roles may not be assumed by root accounts."));
+                }
                 let role = self.role_for(input)?;
                 let trust = ironsage_policy::Policy::parse(
                     &role.assume_role_policy,
@@ -263,7 +272,6 @@ impl Service for Sts {
                     }
                     out.push(tag_t);
                 }
-                let _ = ctx;
                 out.insert(0, t);
                 Ok(out)
             }

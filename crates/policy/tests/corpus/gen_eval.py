@@ -205,6 +205,8 @@ case("trust service", f"{TR}: service principal", {"resource": trust({"Service":
 case("trust cross-account root", f"{TR}+{CROSS}", {"resource": trust({"AWS": f"arn:aws:iam::{B}:root"}), "identity": [pol("ar", st("Assume", "Allow", "sts:AssumeRole", "*"))]}, role(acct=B, name="Caller"), "sts:AssumeRole", ROLE_ARN, allow("ar", "Assume"), resource_account=A)
 case("trust cross-account not trusted", f"{TR}+{CROSS}", {"resource": trust({"AWS": f"arn:aws:iam::{A}:root"}), "identity": [pol("ar", st("Assume", "Allow", "sts:AssumeRole", "*"))]}, role(acct=B, name="Caller"), "sts:AssumeRole", ROLE_ARN, deny("implicit_deny_resource"), resource_account=A)
 case("trust role ARN", f"{TR}: role ARN matches its sessions", {"resource": trust({"AWS": f"arn:aws:iam::{B}:role/Caller"}), "identity": [pol("ar", st("Assume", "Allow", "sts:AssumeRole", "*"))]}, role(acct=B, name="Caller"), "sts:AssumeRole", ROLE_ARN, allow("ar", "Assume"), resource_account=A)
+case("trust not naming caller, identity allows", f"{TR}: the trust policy must allow; an identity allow alone never assumes a role", {"resource": trust({"Service": "sagemaker.amazonaws.com"}), "identity": [pol("ar", st("Assume", "Allow", "sts:AssumeRole", "*"))]}, user(), "sts:AssumeRole", ROLE_ARN, deny("implicit_deny_resource"))
+case("trust root same account, root caller", f"{TR}: the trust policy must allow even for the account root", {"resource": trust({"Service": "sagemaker.amazonaws.com"})}, ROOT, "sts:AssumeRole", ROLE_ARN, deny("implicit_deny_resource"))
 
 # --- VPC endpoint policies
 EP = "Control access to VPC endpoints using endpoint policies"
