@@ -180,21 +180,60 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// On-CPU nanoseconds of every thread of `pid`.
-fn cpu_ns(pid: u32) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in rd.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-                total += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
+fn stat_fields(pid: u32) -> Vec<String> {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Vec::new();
+    };
+    // Fields after the parenthesised command name: state is [0], ppid [1],
+    // utime [11], stime [12].
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace().map(str::to_string).collect()
+}
+
+/// `pid` and all its descendants (a launcher script may fork the server).
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
+                if let Some(pp) = stat_fields(p).get(1).and_then(|v| v.parse::<u32>().ok()) {
+                    all.push((p, pp));
+                }
             }
         }
     }
-    total
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while let Some(&cur) = tree.get(i) {
+        for &(p, pp) in &all {
+            if pp == cur && !tree.contains(&p) {
+                tree.push(p);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// CPU time (user + system) of the server's process tree in nanoseconds, from
+/// `/proc/<pid>/stat`: unlike per-thread counters it includes threads that
+/// have already exited (moto's server starts a thread per request). Kernel
+/// tick resolution (10 ms), so runs last seconds.
+fn cpu_ns(pid: u32) -> u64 {
+    let hz = 100; // USER_HZ on Linux
+    process_tree(pid)
+        .into_iter()
+        .map(|p| {
+            let f = stat_fields(p);
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            (ticks(11) + ticks(12)) * 1_000_000_000 / hz
+        })
+        .sum()
+}
+
+/// Resident memory of the server's process tree.
+fn tree_rss_kib(pid: u32) -> u64 {
+    process_tree(pid).into_iter().filter_map(rss_kib).sum()
 }
 
 fn wait_first_answer(port: u16, started: Instant, deadline: Duration) -> Result<f64> {
@@ -324,7 +363,7 @@ fn trust() -> String {
 fn measure(t: &Target, seconds: f64) -> Result<Value> {
     let pid = t.child.id();
     std::thread::sleep(Duration::from_millis(300));
-    let idle_rss = rss_kib(pid).unwrap_or(0);
+    let idle_rss = tree_rss_kib(pid);
     let port = t.port;
     let gci: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |_, _| {
         signed_form(port, "sts", "Action=GetCallerIdentity&Version=2011-06-15")
@@ -346,8 +385,21 @@ fn measure(t: &Target, seconds: f64) -> Result<Value> {
         signed_form(port, "iam", &body)
     });
     let roles = load(t, 1, seconds, 2000, Arc::clone(&pairs));
-    // 16 concurrent writers.
-    let writers = load(t, 16, seconds, 200, pairs);
+    // 16 concurrent writers (fresh names).
+    let tag = format!("{}{}", t.name, rand::random::<u32>());
+    let writer_pairs: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |c, i| {
+        let name = format!("w-{tag}-{c}-{}", i / 2);
+        let body = if i % 2 == 0 {
+            format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+                trust()
+            )
+        } else {
+            format!("Action=GetRole&Version=2010-05-08&RoleName={name}")
+        };
+        signed_form(port, "iam", &body)
+    });
+    let writers = load(t, 16, seconds, 200, writer_pairs);
     let per = |r: &LoadResult| {
         if r.ok + r.errors == 0 {
             0.0
@@ -361,6 +413,7 @@ fn measure(t: &Target, seconds: f64) -> Result<Value> {
         "idle_rss_mib": idle_rss as f64 / 1024.0,
         "cpu_us_per_get_caller_identity": per(&seq),
         "get_caller_identity_rps_8_conns": par.ok as f64 / par.secs,
+        "cpu_us_per_get_caller_identity_8_conns": per(&par),
         "get_caller_identity_errors": seq.errors + par.errors,
         "cpu_us_per_create_role_plus_get_role": per(&roles) * 2.0,
         "concurrent_writers_16_requests": writers.ok + writers.errors,
