@@ -78,6 +78,36 @@ impl Target {
     }
 }
 
+/// A request body read while the handler runs (S3 object uploads): already
+/// `aws-chunked`-decoded and signature-checked chunk by chunk; a read returns
+/// an `io::Error` if the stream turns out to be tampered with or truncated,
+/// and the handler must then discard what it wrote.
+pub type BodyReader = Box<dyn std::io::Read + Send>;
+
+/// A streamed response payload (S3 GetObject).
+pub struct ResponseBody {
+    /// The bytes, read on a blocking thread.
+    pub reader: Box<dyn std::io::Read + Send>,
+    /// Exact length (sent as Content-Length).
+    pub length: u64,
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody").field("length", &self.length).finish_non_exhaustive()
+    }
+}
+
+/// What a streaming-capable operation answers: the output members (headers
+/// and status per the model) plus an optional streamed payload.
+#[derive(Debug)]
+pub struct Reply {
+    /// Output members, serialized by the wire layer.
+    pub output: Value,
+    /// The payload, when the output shape's payload is a streaming blob.
+    pub body: Option<ResponseBody>,
+}
+
 /// The shape every service has.
 pub trait Service: Send + Sync + std::fmt::Debug {
     /// The botocore service name (`iam`, `sts`, ...).
@@ -90,6 +120,22 @@ pub trait Service: Send + Sync + std::fmt::Debug {
     /// Runs the operation. Unknown operations answer the protocol's
     /// not-implemented error naming the operation.
     fn call(&self, ctx: &Ctx<'_>, op: &str, input: Value) -> Result<Value, AwsError>;
+
+    /// Runs an operation whose input or output payload streams (S3). The
+    /// gateway calls this on a blocking thread for every operation of a
+    /// service that [`Service::streams`]; `body` is the request payload
+    /// (None when the operation has no streaming input). The default wraps
+    /// [`Service::call`].
+    fn call_stream(&self, ctx: &Ctx<'_>, op: &str, input: Value, body: Option<BodyReader>) -> Result<Reply, AwsError> {
+        let _ = body;
+        self.call(ctx, op, input).map(|output| Reply { output, body: None })
+    }
+
+    /// Whether this service's operations go through [`Service::call_stream`]
+    /// with unbuffered bodies.
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// Store failures become `InternalFailure` (500), logged with their cause.
