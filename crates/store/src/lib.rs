@@ -14,6 +14,8 @@
 //! `kill -9` never loses an acknowledged change. Reads use a small pool of
 //! read connections and never block on the writer (WAL).
 
+pub mod blobs;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 

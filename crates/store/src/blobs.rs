@@ -1,0 +1,274 @@
+//! Durable blob files for object bytes (S3 objects and parts).
+//!
+//! Object bytes never go into SQLite. Each blob is one file under
+//! `<dir>/ab/cd/<id>` (the first four characters of the id fan the files out).
+//! A blob is written to a temporary file in `<dir>/tmp/`, synced
+//! (`fdatasync`), renamed into place and its directory synced, and only then
+//! may the metadata row that references it be committed — so an answered PUT
+//! is always backed by durable bytes, and a crash at any point leaves at worst
+//! an unreferenced file, which [`BlobStore::sweep`] removes at start-up.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::StoreError;
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A directory of immutable blob files.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+/// Whether `id` is a safe blob id: at least 4 characters of `[0-9a-zA-Z_-]`.
+fn valid_id(id: &str) -> bool {
+    id.len() >= 4
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn bad_id(id: &str) -> StoreError {
+    StoreError::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("invalid blob id {id:?}"),
+    ))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl BlobStore {
+    /// Opens (creating if needed) a blob directory.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir.join("tmp"))?;
+        Ok(BlobStore {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The final path of blob `id`.
+    pub fn path(&self, id: &str) -> Result<PathBuf, StoreError> {
+        if !valid_id(id) {
+            return Err(bad_id(id));
+        }
+        let (a, b) = (id.get(0..2).unwrap_or("00"), id.get(2..4).unwrap_or("00"));
+        Ok(self.dir.join(a).join(b).join(id))
+    }
+
+    /// Starts a new blob: a temporary file deleted on drop unless finished.
+    pub fn begin(&self) -> Result<BlobWriter, StoreError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}-{nanos:x}-{n:x}", std::process::id());
+        let path = self.dir.join("tmp").join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            file: Some(file),
+            tmp: path,
+            written: 0,
+            committed: false,
+        })
+    }
+
+    /// Opens blob `id` for reading.
+    pub fn open_blob(&self, id: &str) -> Result<File, StoreError> {
+        Ok(File::open(self.path(id)?)?)
+    }
+
+    /// Removes blob `id`; a missing blob is not an error.
+    pub fn remove(&self, id: &str) -> Result<(), StoreError> {
+        match fs::remove_file(self.path(id)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes every temporary file and every blob for which `keep` answers
+    /// false. Returns how many files were deleted. Run at start-up, before
+    /// any writer starts: a blob written but not yet referenced by a
+    /// committed row would otherwise be swept.
+    pub fn sweep(&self, keep: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.dir.join("tmp"))? {
+            fs::remove_file(entry?.path())?;
+            removed += 1;
+        }
+        for a in fs::read_dir(&self.dir)? {
+            let a = a?;
+            if a.file_name() == "tmp" || !a.file_type()?.is_dir() {
+                continue;
+            }
+            for b in fs::read_dir(a.path())? {
+                let b = b?;
+                if !b.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in fs::read_dir(b.path())? {
+                    let f = f?;
+                    let name = f.file_name();
+                    let name = name.to_string_lossy();
+                    if !keep(&name) {
+                        fs::remove_file(f.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A blob being written. Dropping it without [`BlobWriter::finish`] deletes
+/// the temporary file.
+#[derive(Debug)]
+pub struct BlobWriter {
+    store: BlobStore,
+    file: Option<File>,
+    tmp: PathBuf,
+    written: u64,
+    committed: bool,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer closed"))?;
+        let n = file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Makes the blob durable as `id`: fdatasync, rename into place, fsync
+    /// the directory. Returns its length.
+    pub fn finish(mut self, id: &str) -> Result<u64, StoreError> {
+        let dest = self.store.path(id)?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::Io(io::Error::other("blob writer closed")))?;
+        file.sync_data()?;
+        drop(file);
+        let parent = dest.parent().ok_or_else(|| bad_id(id))?.to_path_buf();
+        fs::create_dir_all(&parent)?;
+        fs::rename(&self.tmp, &dest)?;
+        self.committed = true;
+        sync_dir(&parent)?;
+        Ok(self.written)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.file = None;
+            if let Err(e) = fs::remove_file(&self.tmp) {
+                tracing::warn!(path = %self.tmp.display(), error = %e, "could not remove temporary blob");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn write_finish_read_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        let mut w = bs.begin().unwrap();
+        w.write_all(b"hello ").unwrap();
+        w.write_all(b"world").unwrap();
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 1);
+        assert_eq!(w.finish("abcdef0123").unwrap(), 11);
+        // temp file gone, blob in its fan-out directory
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        assert!(d.path().join("ab/cd/abcdef0123").is_file());
+        let mut s = String::new();
+        bs.open_blob("abcdef0123")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "hello world");
+        bs.remove("abcdef0123").unwrap();
+        bs.remove("abcdef0123").unwrap();
+        assert!(bs.open_blob("abcdef0123").is_err());
+    }
+
+    #[test]
+    fn dropped_writer_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        {
+            let mut w = bs.begin().unwrap();
+            w.write_all(b"partial").unwrap();
+        }
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(bs.sweep(|_| true).unwrap(), 0);
+    }
+
+    #[test]
+    fn rejects_path_like_ids() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        assert!(bs.path("../../etc/passwd").is_err());
+        assert!(bs.path("ab").is_err());
+        let w = bs.begin().unwrap();
+        assert!(w.finish("a/b/c/d").is_err());
+    }
+
+    #[test]
+    fn sweep_removes_orphans_and_temps_keeps_referenced() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        for id in ["keep0001", "orphan01", "keep0002"] {
+            let mut w = bs.begin().unwrap();
+            w.write_all(id.as_bytes()).unwrap();
+            w.finish(id).unwrap();
+        }
+        // a temp file left by a crash
+        fs::write(d.path().join("tmp/deadbeef"), b"x").unwrap();
+        let n = bs.sweep(|id| id.starts_with("keep")).unwrap();
+        assert_eq!(n, 2);
+        assert!(bs.open_blob("keep0001").is_ok());
+        assert!(bs.open_blob("keep0002").is_ok());
+        assert!(bs.open_blob("orphan01").is_err());
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+    }
+}
