@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderMap;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use ironsage_model::{Protocol, ServiceInfo};
@@ -17,8 +18,18 @@ use crate::app::App;
 /// Largest request body accepted (non-streaming services).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// The response body type of the gateway: a whole buffer, or a stream fed
+/// from a blocking reader (S3 GetObject).
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
 /// The response type of the gateway.
-pub type HttpResponse = http::Response<Full<Bytes>>;
+pub type HttpResponse = http::Response<Body>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
 
 /// Handles one HTTP request end to end. Never panics on client input: every
 /// failure is an AWS-shaped error response.
@@ -28,6 +39,17 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
     if parts.uri.path().starts_with("/_ironsage/") {
         return internal_route(&app, &parts);
     }
+    let head = match classify(&parts, &request_id) {
+        Ok(h) => h,
+        Err(resp) => return to_http(resp),
+    };
+    let streaming = app
+        .services
+        .get(head.info.name)
+        .is_some_and(|s| s.streams());
+    if streaming && head.auth.payload_hash_for(true).is_some() {
+        return crate::stream::handle_streaming(app, parts, body, head, peer, request_id).await;
+    }
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => {
@@ -36,21 +58,33 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
                 format!("Request body exceeds the maximum of {MAX_BODY} bytes."),
                 413,
             );
-            return to_http(generic_error(&err, &request_id));
+            return to_http(wire::serialize_error(head.info, &err, &request_id, false));
         }
     };
-    let resp = process(&app, &parts, &body, peer, &request_id);
-    to_http(resp)
+    if streaming {
+        // An S3 request without a declared payload hash: buffered, then the
+        // same streaming dispatch over the buffer.
+        return crate::stream::handle_buffered_streaming(app, parts, body, head, peer, request_id)
+            .await;
+    }
+    to_http(process(&app, &parts, &body, head, peer, &request_id))
 }
 
-fn to_http(r: wire::Response) -> HttpResponse {
+/// Turns a wire response into an HTTP response.
+pub fn to_http(r: wire::Response) -> HttpResponse {
+    with_body(r, None)
+}
+
+/// A wire response whose body is replaced by `body` when given.
+pub fn with_body(r: wire::Response, body: Option<Body>) -> HttpResponse {
     let mut builder = http::Response::builder().status(r.status);
     for (k, v) in &r.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    let body = body.unwrap_or_else(|| full(r.body));
     builder
-        .body(Full::new(Bytes::from(r.body)))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(full(Bytes::new())))
 }
 
 fn internal_route(app: &App, parts: &http::request::Parts) -> HttpResponse {
@@ -77,8 +111,8 @@ fn internal_route(app: &App, parts: &http::request::Parts) -> HttpResponse {
     http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+        .body(full(body))
+        .unwrap_or_else(|_| http::Response::new(full(Bytes::new())))
 }
 
 /// An error for a request whose service is unknown: query-style XML, which
@@ -289,30 +323,30 @@ fn sig_error(info: &ServiceInfo, e: &sigv4::SigError) -> AwsError {
     AwsError::new(code, message, status)
 }
 
-/// The whole pipeline after the body is read.
-fn process(
-    app: &App,
-    parts: &http::request::Parts,
-    body: &[u8],
-    peer: SocketAddr,
-    request_id: &str,
-) -> wire::Response {
-    let raw_path = parts.uri.path();
-    let raw_query = parts.uri.query().unwrap_or("");
-    let method = parts.method.as_str();
-    let signed = sigv4::SignedRequest {
-        method,
-        raw_path,
-        raw_query,
-        headers: &parts.headers,
-    };
-    let is_head = parts.method == http::Method::HEAD;
+/// A request whose service and signature header are known (not yet verified).
+#[derive(Debug)]
+pub struct Classified {
+    /// The service.
+    pub info: &'static ServiceInfo,
+    /// The parsed SigV4 authorization.
+    pub auth: sigv4::ParsedAuth,
+    /// Whether this is a HEAD request (errors carry no body).
+    pub is_head: bool,
+}
 
-    // 1. Which service, and is the request signed at all?
+/// Stage 1: which service, and is the request signed at all? Uses only the
+/// request head.
+pub fn classify(
+    parts: &http::request::Parts,
+    request_id: &str,
+) -> Result<Classified, wire::Response> {
+    let raw_query = parts.uri.query().unwrap_or("");
+    let signed = signed_request(parts);
+    let is_head = parts.method == http::Method::HEAD;
     let auth = match sigv4::parse_auth(&signed) {
         Ok(a) => a,
         Err(e) => {
-            return match guess_service(&parts.headers, raw_query) {
+            return Err(match guess_service(&parts.headers, raw_query) {
                 Some(info) => {
                     wire::serialize_error(info, &sig_error(info, &e), request_id, is_head)
                 }
@@ -320,11 +354,11 @@ fn process(
                     let (code, message, status) = e.aws_error(false);
                     generic_error(&AwsError::new(code, message, status), request_id)
                 }
-            }
+            })
         }
     };
     let Some(auth) = auth else {
-        return match guess_service(&parts.headers, raw_query) {
+        return Err(match guess_service(&parts.headers, raw_query) {
             Some(info) => wire::serialize_error(
                 info,
                 &auth_error(info, AuthFailure::Missing),
@@ -332,7 +366,7 @@ fn process(
                 is_head,
             ),
             None => generic_error(&auth_error_generic(), request_id),
-        };
+        });
     };
     let Some(info) = pick_service(&auth.credential.service, &parts.headers) else {
         let err = AwsError::new(
@@ -343,147 +377,240 @@ fn process(
             ),
             400,
         );
-        return generic_error(&err, request_id);
+        return Err(generic_error(&err, request_id));
     };
-    let fail = |err: AwsError| wire::serialize_error(info, &err, request_id, is_head);
+    Ok(Classified {
+        info,
+        auth,
+        is_head,
+    })
+}
 
-    // 2. Authenticate.
+fn signed_request(parts: &http::request::Parts) -> sigv4::SignedRequest<'_> {
+    sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// The key and its principal.
+    pub key: Arc<ironsage_services::credentials::AccessKey>,
+    /// The derived signing key (verifies `aws-chunked` chunk signatures).
+    pub signing_key: sigv4::SigningKey,
+}
+
+/// Stage 2: the access key, the signature (over `payload_hash`, or the body
+/// when given and the client declared none), the session token and its expiry.
+pub fn authenticate(
+    app: &App,
+    parts: &http::request::Parts,
+    head: &Classified,
+    body: Option<&[u8]>,
+    request_id: &str,
+) -> Result<Authenticated, wire::Response> {
+    let info = head.info;
+    let auth = &head.auth;
+    let fail = |err: AwsError| wire::serialize_error(info, &err, request_id, head.is_head);
     let Some(key) = app.credentials.lookup(&auth.credential.access_key_id) else {
-        return fail(auth_error(info, AuthFailure::UnknownKey));
+        return Err(fail(auth_error(info, AuthFailure::UnknownKey)));
     };
     if key.status != ironsage_services::credentials::KeyStatus::Active {
-        return fail(auth_error(info, AuthFailure::UnknownKey));
+        return Err(fail(auth_error(info, AuthFailure::UnknownKey)));
     }
-    if let sigv4::PayloadHash::Hex(declared) = &auth.payload {
+    if let (sigv4::PayloadHash::Hex(declared), Some(body)) = (&auth.payload, body) {
         if let Err(e) = sigv4::check_content_sha256(declared, body) {
-            return fail(sig_error(info, &e));
+            return Err(fail(sig_error(info, &e)));
         }
     }
+    let empty: &[u8] = &[];
     let payload_hash = auth
         .payload_hash_for(is_s3(info))
-        .unwrap_or_else(|| sigv4::hex_sha256(body));
+        .unwrap_or_else(|| sigv4::hex_sha256(body.unwrap_or(empty)));
     let now = time::OffsetDateTime::now_utc();
     let enc = if is_s3(info) {
         sigv4::UriEncoding::S3
     } else {
         sigv4::UriEncoding::Normalized
     };
-    if let Err(e) = sigv4::verify(
+    let signed = signed_request(parts);
+    let signing_key = match sigv4::verify(
         &signed,
-        &auth,
+        auth,
         &key.secret_access_key,
         &payload_hash,
         now,
         enc,
     ) {
-        // Presigned URLs: botocore and the SDKs sign `UNSIGNED-PAYLOAD`, AWS's
-        // own test suite signs the empty body's hash; AWS accepts both.
-        let retry = auth.location == sigv4::AuthLocation::Query
-            && matches!(auth.payload, sigv4::PayloadHash::Absent)
-            && matches!(e, sigv4::SigError::SignatureDoesNotMatch { .. });
-        let alternative = if payload_hash == sigv4::UNSIGNED_PAYLOAD {
-            sigv4::hex_sha256(body)
-        } else {
-            sigv4::UNSIGNED_PAYLOAD.to_string()
-        };
-        if !retry
-            || sigv4::verify(
-                &signed,
-                &auth,
-                &key.secret_access_key,
-                &alternative,
-                now,
-                enc,
-            )
-            .is_err()
-        {
-            if let sigv4::SigError::SignatureDoesNotMatch {
-                canonical_request,
-                string_to_sign,
-                ..
-            } = &e
-            {
-                tracing::debug!(request_id, %canonical_request, %string_to_sign, "signature mismatch");
+        Ok(k) => k,
+        Err(e) => {
+            // Presigned URLs: botocore and the SDKs sign `UNSIGNED-PAYLOAD`, AWS's
+            // own test suite signs the empty body's hash; AWS accepts both.
+            let retry = auth.location == sigv4::AuthLocation::Query
+                && matches!(auth.payload, sigv4::PayloadHash::Absent)
+                && matches!(e, sigv4::SigError::SignatureDoesNotMatch { .. });
+            let alternative = if payload_hash == sigv4::UNSIGNED_PAYLOAD {
+                sigv4::hex_sha256(body.unwrap_or(empty))
+            } else {
+                sigv4::UNSIGNED_PAYLOAD.to_string()
+            };
+            let second = if retry {
+                sigv4::verify(
+                    &signed,
+                    auth,
+                    &key.secret_access_key,
+                    &alternative,
+                    now,
+                    enc,
+                )
+                .ok()
+            } else {
+                None
+            };
+            match second {
+                Some(k) => k,
+                None => {
+                    if let sigv4::SigError::SignatureDoesNotMatch {
+                        canonical_request,
+                        string_to_sign,
+                        ..
+                    } = &e
+                    {
+                        tracing::debug!(request_id, %canonical_request, %string_to_sign, "signature mismatch");
+                    }
+                    return Err(fail(sig_error(info, &e)));
+                }
             }
-            return fail(sig_error(info, &e));
         }
-    }
+    };
     if let Some(expected) = &key.session_token {
         match &auth.security_token {
             Some(t) if constant_eq(t, expected) => {}
-            _ => return fail(auth_error(info, AuthFailure::BadToken)),
+            _ => return Err(fail(auth_error(info, AuthFailure::BadToken))),
         }
         if let Some(sess) = &key.caller.session {
             if sess.expiration <= now.unix_timestamp() {
-                return fail(auth_error(info, AuthFailure::Expired));
+                return Err(fail(auth_error(info, AuthFailure::Expired)));
             }
         }
     } else if auth.security_token.is_some() {
-        return fail(auth_error(info, AuthFailure::BadToken));
+        return Err(fail(auth_error(info, AuthFailure::BadToken)));
     }
-    let caller: &Caller = &key.caller;
-    let region = auth.credential.region.as_str();
+    Ok(Authenticated { key, signing_key })
+}
 
-    // 3. Operation and input.
+/// A request ready to dispatch: operation resolved, input parsed and
+/// validated, every target authorized.
+pub struct Prepared {
+    /// The model.
+    pub model: &'static ironsage_model::ServiceModel,
+    /// The operation.
+    pub op: &'static ironsage_model::Operation,
+    /// The parsed input.
+    pub input: serde_json::Value,
+    /// The service implementation.
+    pub service: Arc<dyn ironsage_services::Service>,
+}
+
+/// Stage 3 and 4: operation, input, authorization.
+pub fn prepare(
+    app: &App,
+    parts: &http::request::Parts,
+    head: &Classified,
+    caller: &Caller,
+    body: &[u8],
+    peer: SocketAddr,
+    request_id: &str,
+) -> Result<Prepared, wire::Response> {
+    let info = head.info;
+    let fail = |err: AwsError| wire::serialize_error(info, &err, request_id, head.is_head);
     let Some(model) = ironsage_model::model(info.name) else {
-        return fail(AwsError::new(
+        return Err(fail(AwsError::new(
             "InternalFailure",
             format!("model for {} is missing", info.name),
             500,
-        ));
+        )));
     };
-    let rewritten;
-    let mut wire_path = raw_path;
-    if is_s3(info) {
-        if let Some(bucket) = header(&parts.headers, "host").and_then(virtual_host_bucket) {
-            rewritten = format!("/{bucket}{raw_path}");
-            wire_path = &rewritten;
-        }
-    }
+    let path = wire_path(parts, info);
     let wreq = wire::Request {
-        method,
-        path: wire_path,
-        query: raw_query,
+        method: parts.method.as_str(),
+        path: &path,
+        query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
         body,
     };
-    let op = match wire::resolve_operation(model, &wreq) {
-        Ok(op) => op,
-        Err(e) => return fail(e),
+    let op = wire::resolve_operation(model, &wreq).map_err(fail)?;
+    let input = wire::parse_input(model, op, &wreq).map_err(fail)?;
+    let Some(service) = app.services.get(info.name).cloned() else {
+        return Err(fail(AwsError::not_implemented(info.service_id, &op.name)));
     };
-    let input = match wire::parse_input(model, op, &wreq) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    let Some(service) = app.services.get(info.name) else {
-        return fail(AwsError::not_implemented(info.service_id, &op.name));
-    };
+    let region = head.auth.credential.region.as_str();
+    let now = time::OffsetDateTime::now_utc();
     let ctx = Ctx {
         caller,
         region,
         request_id,
         now,
     };
-
-    // 4. Authorize (always).
-    let targets = match service.targets(&ctx, &op.name, &input) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
+    let targets = service.targets(&ctx, &op.name, &input).map_err(fail)?;
     let env = crate::authz::RequestEnv {
         source_ip: peer.ip(),
         secure_transport: false,
         region,
         now,
     };
-    if let Err(e) = crate::authz::authorize(app, info, caller, &targets, &env, request_id) {
-        return fail(e);
-    }
+    crate::authz::authorize(app, info, caller, &targets, &env, request_id).map_err(fail)?;
+    Ok(Prepared {
+        model,
+        op,
+        input,
+        service,
+    })
+}
 
-    // 5. Dispatch.
-    match service.call(&ctx, &op.name, input) {
-        Ok(out) => wire::serialize_output(model, op, &out, request_id),
-        Err(e) => fail(e),
+/// The path the wire layer routes on: S3 virtual-host requests are
+/// rewritten to path style (the signature was checked on the original).
+pub fn wire_path(parts: &http::request::Parts, info: &ServiceInfo) -> String {
+    let raw_path = parts.uri.path();
+    if is_s3(info) {
+        if let Some(bucket) = header(&parts.headers, "host").and_then(virtual_host_bucket) {
+            return format!("/{bucket}{raw_path}");
+        }
+    }
+    raw_path.to_string()
+}
+
+/// The buffered pipeline for ordinary services.
+fn process(
+    app: &App,
+    parts: &http::request::Parts,
+    body: &[u8],
+    head: Classified,
+    peer: SocketAddr,
+    request_id: &str,
+) -> wire::Response {
+    let key = match authenticate(app, parts, &head, Some(body), request_id) {
+        Ok(k) => k.key,
+        Err(r) => return r,
+    };
+    let caller: &Caller = &key.caller;
+    let p = match prepare(app, parts, &head, caller, body, peer, request_id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ctx = Ctx {
+        caller,
+        region: head.auth.credential.region.as_str(),
+        request_id,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    match p.service.call(&ctx, &p.op.name, p.input) {
+        Ok(out) => wire::serialize_output(p.model, p.op, &out, request_id),
+        Err(e) => wire::serialize_error(head.info, &e, request_id, head.is_head),
     }
 }
 

@@ -1,0 +1,438 @@
+//! The streaming dispatch used by services whose payloads stream (S3).
+//!
+//! The request body is never collected for operations with a streaming input
+//! payload (PutObject, UploadPart): an async pump reads the HTTP body,
+//! decodes and verifies `aws-chunked` framing (chunk signatures, declared
+//! payload hash), and feeds a bounded channel that the handler reads as a
+//! blocking [`std::io::Read`] on tokio's blocking pool. A verification
+//! failure surfaces as a read error, and the gateway answers with the precise
+//! AWS error. Response payloads stream the same way in reverse.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use ironsage_services::{AwsError, BodyReader, Ctx, Reply};
+use ironsage_sigv4 as sigv4;
+use ironsage_wire as wire;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::gateway::{
+    authenticate, prepare, to_http, with_body, Body, Classified, HttpResponse, MAX_BODY,
+};
+
+/// Chunks in flight between the socket and the handler (bounded memory).
+const CHANNEL_DEPTH: usize = 8;
+/// Size of response chunks read from a payload.
+const READ_CHUNK: usize = 256 * 1024;
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// A blocking reader over chunks sent by an async task.
+struct ChannelReader {
+    rx: mpsc::Receiver<Chunk>,
+    cur: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        let head = self.cur.split_to(n);
+        if let Some(dst) = buf.get_mut(..n) {
+            dst.copy_from_slice(&head);
+        }
+        Ok(n)
+    }
+}
+
+/// An HTTP body fed by a channel.
+struct ChannelBody {
+    rx: mpsc::Receiver<Chunk>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+}
+
+/// Streams a blocking reader out as an HTTP body.
+fn stream_out(reply_body: ironsage_services::ResponseBody) -> Body {
+    let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reply_body.reader;
+        let mut left = reply_body.length;
+        while left > 0 {
+            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+            let mut buf = vec![0u8; want];
+            match std::io::Read::read(&mut reader, &mut buf) {
+                Ok(0) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "object shorter than its recorded length",
+                    )));
+                    return;
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    left -= n as u64;
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return; // client went away
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    ChannelBody { rx }.boxed()
+}
+
+/// Where the pump records why the body was rejected.
+type BodyFault = Arc<Mutex<Option<AwsError>>>;
+
+fn io_error(msg: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
+}
+
+/// Reads the HTTP body, decodes/verifies it, and sends plaintext chunks.
+async fn pump(
+    mut body: Incoming,
+    tx: mpsc::Sender<Chunk>,
+    mode: sigv4::PayloadHash,
+    mut decoder: Option<sigv4::ChunkedDecoder>,
+    fault: BodyFault,
+) {
+    let mut hasher = matches!(mode, sigv4::PayloadHash::Hex(_)).then(Sha256::new);
+    let fail = |err: AwsError| {
+        if let Ok(mut f) = fault.lock() {
+            *f = Some(err);
+        }
+    };
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(f)) => f,
+            Some(Err(e)) => {
+                let _ = tx.send(Err(io_error(&format!("request body: {e}")))).await;
+                return;
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let out = match decoder.as_mut() {
+            Some(d) => {
+                let mut out = Vec::with_capacity(data.len());
+                if let Err(e) = d.feed(&data, &mut out) {
+                    let (code, message, status) = e.aws_error(true);
+                    fail(AwsError::new(code, message, status));
+                    let _ = tx.send(Err(io_error("aws-chunked body rejected"))).await;
+                    return;
+                }
+                Bytes::from(out)
+            }
+            None => data,
+        };
+        if let Some(h) = hasher.as_mut() {
+            h.update(&out);
+        }
+        if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
+            return; // handler stopped reading
+        }
+    }
+    if let Some(d) = decoder {
+        if let Err(e) = d.finish() {
+            let (code, message, status) = e.aws_error(true);
+            fail(AwsError::new(code, message, status));
+            let _ = tx.send(Err(io_error("aws-chunked body rejected"))).await;
+            return;
+        }
+    }
+    if let (Some(h), sigv4::PayloadHash::Hex(declared)) = (hasher, &mode) {
+        let computed: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if !computed.eq_ignore_ascii_case(declared) {
+            fail(AwsError::new(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                400,
+            ));
+            let _ = tx.send(Err(io_error("payload hash mismatch"))).await;
+        }
+    }
+}
+
+fn has_streaming_input(
+    op: &ironsage_model::Operation,
+    model: &ironsage_model::ServiceModel,
+) -> bool {
+    let Some(input) = op.input.as_deref().and_then(|n| model.shape(n)) else {
+        return false;
+    };
+    let Some(payload) = input.payload.as_deref() else {
+        return false;
+    };
+    input
+        .members
+        .get(payload)
+        .and_then(|m| model.shape(&m.shape))
+        .is_some_and(|s| s.streaming)
+}
+
+/// Whether the request's operation has a streaming input payload (resolved
+/// from the head alone: the body decides nothing about routing).
+fn streams_input(parts: &http::request::Parts, head: &Classified) -> bool {
+    let Some(model) = ironsage_model::model(head.info.name) else {
+        return false;
+    };
+    let path = crate::gateway::wire_path(parts, head.info);
+    let probe = wire::Request {
+        method: parts.method.as_str(),
+        path: &path,
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body: &[],
+    };
+    wire::resolve_operation(model, &probe).is_ok_and(|op| has_streaming_input(op, model))
+}
+
+/// Runs the handler on the blocking pool and shapes the answer.
+async fn dispatch(
+    app: Arc<App>,
+    head: Classified,
+    key: Arc<ironsage_services::credentials::AccessKey>,
+    prepared: crate::gateway::Prepared,
+    body: Option<BodyReader>,
+    fault: BodyFault,
+    request_id: String,
+) -> HttpResponse {
+    let info = head.info;
+    let is_head = head.is_head;
+    let model = prepared.model;
+    let op = prepared.op;
+    let region = head.auth.credential.region.clone();
+    let rid = request_id.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let ctx = Ctx {
+            caller: &key.caller,
+            region: &region,
+            request_id: &rid,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let _ = &app;
+        prepared
+            .service
+            .call_stream(&ctx, &op.name, prepared.input, body)
+    })
+    .await;
+    let result: Result<Reply, AwsError> = match joined {
+        Ok(r) => r,
+        Err(e) => Err(AwsError::new(
+            "InternalFailure",
+            format!("handler failed: {e}"),
+            500,
+        )),
+    };
+    match result {
+        Ok(reply) => {
+            let mut resp = wire::serialize_output(model, op, &reply.output, &request_id);
+            match reply.body {
+                Some(b) => {
+                    resp.headers
+                        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+                    resp.headers
+                        .push(("Content-Length".to_string(), b.length.to_string()));
+                    if is_head {
+                        return with_body(resp, None);
+                    }
+                    with_body(resp, Some(stream_out(b)))
+                }
+                None => to_http(resp),
+            }
+        }
+        Err(e) => {
+            // A body the pump rejected explains the failure better than the
+            // handler's read error.
+            let e = fault.lock().ok().and_then(|mut f| f.take()).unwrap_or(e);
+            to_http(wire::serialize_error(info, &e, &request_id, is_head))
+        }
+    }
+}
+
+/// Streaming services with a declared payload hash: the body is never
+/// collected for streaming-input operations.
+pub async fn handle_streaming(
+    app: Arc<App>,
+    parts: http::request::Parts,
+    body: Incoming,
+    head: Classified,
+    peer: SocketAddr,
+    request_id: String,
+) -> HttpResponse {
+    let authn = match authenticate(&app, &parts, &head, None, &request_id) {
+        Ok(k) => k,
+        Err(r) => return to_http(r),
+    };
+    let streams_input = streams_input(&parts, &head);
+    let mode = head.auth.payload.clone();
+    let chunked = matches!(
+        mode,
+        sigv4::PayloadHash::StreamingSigned
+            | sigv4::PayloadHash::StreamingSignedTrailer
+            | sigv4::PayloadHash::StreamingUnsignedTrailer
+    );
+    let decoder = chunked.then(|| {
+        let decoded_len = parts
+            .headers
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        sigv4::ChunkedDecoder::new(
+            mode.clone(),
+            Some(authn.signing_key.clone()),
+            &head.auth.signature,
+            &head.auth.amz_date,
+            &head.auth.scope(),
+        )
+        .with_decoded_content_length(decoded_len)
+    });
+    let fault: BodyFault = Arc::new(Mutex::new(None));
+    if streams_input {
+        let prepared = match prepare(
+            &app,
+            &parts,
+            &head,
+            &authn.key.caller,
+            &[],
+            peer,
+            &request_id,
+        ) {
+            Ok(p) => p,
+            Err(r) => return to_http(r),
+        };
+        let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+        tokio::spawn(pump(body, tx, mode, decoder, Arc::clone(&fault)));
+        let reader: BodyReader = Box::new(ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        });
+        return dispatch(
+            app,
+            head,
+            authn.key,
+            prepared,
+            Some(reader),
+            fault,
+            request_id,
+        )
+        .await;
+    }
+    // A small body (XML configuration, DeleteObjects): collect it through
+    // the same decoder, bounded.
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+    tokio::spawn(pump(body, tx, mode, decoder, Arc::clone(&fault)));
+    let mut buf = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        match chunk {
+            Ok(b) if buf.len() + b.len() <= MAX_BODY => buf.extend_from_slice(&b),
+            Ok(_) => {
+                let err =
+                    AwsError::new("MaxMessageLengthExceeded", "Your request was too big.", 400);
+                return to_http(wire::serialize_error(
+                    head.info,
+                    &err,
+                    &request_id,
+                    head.is_head,
+                ));
+            }
+            Err(_) => {
+                let err = fault
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .unwrap_or_else(|| {
+                        AwsError::new(
+                            "IncompleteBody",
+                            "The request body terminated unexpectedly",
+                            400,
+                        )
+                    });
+                return to_http(wire::serialize_error(
+                    head.info,
+                    &err,
+                    &request_id,
+                    head.is_head,
+                ));
+            }
+        }
+    }
+    let prepared = match prepare(
+        &app,
+        &parts,
+        &head,
+        &authn.key.caller,
+        &buf,
+        peer,
+        &request_id,
+    ) {
+        Ok(p) => p,
+        Err(r) => return to_http(r),
+    };
+    dispatch(app, head, authn.key, prepared, None, fault, request_id).await
+}
+
+/// Streaming services whose client declared no payload hash: the body was
+/// buffered (bounded) and hashed for the signature.
+pub async fn handle_buffered_streaming(
+    app: Arc<App>,
+    parts: http::request::Parts,
+    body: Bytes,
+    head: Classified,
+    peer: SocketAddr,
+    request_id: String,
+) -> HttpResponse {
+    let authn = match authenticate(&app, &parts, &head, Some(&body), &request_id) {
+        Ok(k) => k,
+        Err(r) => return to_http(r),
+    };
+    let streaming = streams_input(&parts, &head);
+    let parse_body: &[u8] = if streaming { &[] } else { &body };
+    let prepared = match prepare(
+        &app,
+        &parts,
+        &head,
+        &authn.key.caller,
+        parse_body,
+        peer,
+        &request_id,
+    ) {
+        Ok(p) => p,
+        Err(r) => return to_http(r),
+    };
+    let fault: BodyFault = Arc::new(Mutex::new(None));
+    let reader: Option<BodyReader> =
+        streaming.then(|| Box::new(std::io::Cursor::new(body)) as BodyReader);
+    dispatch(app, head, authn.key, prepared, reader, fault, request_id).await
+}
