@@ -291,6 +291,21 @@ pub const TABLE: &[Row] = &[
     // account
     ("GetAccountAuthorizationDetails", Res::Star, "", Extra::None),
     ("GetAccountSummary", Res::Star, "", Extra::None),
+    // policy simulation (the source entity's ARN is checked as given)
+    (
+        "SimulatePrincipalPolicy",
+        Res::PolicyArn,
+        "PolicySourceArn",
+        Extra::None,
+    ),
+    ("SimulateCustomPolicy", Res::Star, "", Extra::None),
+    (
+        "GetContextKeysForPrincipalPolicy",
+        Res::PolicyArn,
+        "PolicySourceArn",
+        Extra::None,
+    ),
+    ("GetContextKeysForCustomPolicy", Res::Star, "", Extra::None),
 ];
 
 /// The table row of an operation.

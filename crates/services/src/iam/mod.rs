@@ -30,6 +30,7 @@ mod instance_profiles;
 mod model;
 mod policies;
 mod roles;
+mod simulate;
 mod users;
 
 #[cfg(test)]
@@ -589,6 +590,11 @@ impl Service for Iam {
             // account
             "GetAccountAuthorizationDetails" => self.get_account_authorization_details(ctx, i),
             "GetAccountSummary" => self.get_account_summary(ctx, i),
+            // policy simulation
+            "SimulatePrincipalPolicy" => self.simulate_principal_policy(ctx, i),
+            "SimulateCustomPolicy" => self.simulate_custom_policy(ctx, i),
+            "GetContextKeysForPrincipalPolicy" => self.context_keys_for_principal_policy(ctx, i),
+            "GetContextKeysForCustomPolicy" => self.context_keys_for_custom_policy(ctx, i),
             _ => Err(AwsError::new(
                 "NotImplemented",
                 format!("The operation {op} is not implemented by ironsage yet."),
