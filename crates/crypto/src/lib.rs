@@ -14,6 +14,7 @@ pub use asym::{
 };
 pub use frames::{encrypted_len, FrameDecryptor, FrameEncryptor, FRAME, FRAME_HEADER, TAG_LEN};
 pub use master::MasterKey;
+pub use zeroize::Zeroizing;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 

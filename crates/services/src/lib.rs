@@ -18,6 +18,9 @@ pub mod caller;
 pub mod credentials;
 pub mod iam;
 pub mod ids;
+pub mod kms;
+pub mod organizations;
+pub mod ssm;
 pub mod sts;
 pub mod util;
 
