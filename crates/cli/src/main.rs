@@ -25,6 +25,7 @@ const USAGE: &str = "usage:
   ironsage serve [--port P] [--bind ADDR] [--data-dir D] [--durability normal|full]
                  [--account-id ID] [--root-access-key-id AK] [--root-secret-access-key SK]
   ironsage env   [--data-dir D]
+  ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]
   ironsage --version
 
 environment: IRONSAGE_DATA_DIR, IRONSAGE_PORT, IRONSAGE_BIND, IRONSAGE_REGION,
@@ -242,6 +243,67 @@ fn cmd_env(a: Args) -> Result<()> {
     Ok(())
 }
 
+/// `ironsage iam explain`: the server's recent authorization decisions with
+/// the statements and conditions that decided them.
+fn cmd_iam(rest: &[String]) -> Result<()> {
+    let Some(sub) = rest.first() else { bail!("usage: ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]") };
+    if sub != "explain" {
+        bail!("unknown iam command {sub}; try `ironsage iam explain`");
+    }
+    let mut a = Args::default();
+    let mut last = 20usize;
+    let mut request_id: Option<String> = None;
+    let mut denied_only = false;
+    let mut passthrough = Vec::new();
+    let mut it = rest.iter().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--last" => last = it.next().context("--last N")?.parse().context("--last must be a number")?,
+            "--request-id" => request_id = Some(it.next().context("--request-id ID")?.clone()),
+            "--denied" => denied_only = true,
+            other => {
+                passthrough.push(other.to_string());
+                if let Some(v) = it.next() {
+                    passthrough.push(v.clone());
+                }
+            }
+        }
+    }
+    let parsed = parse_args(&passthrough)?;
+    a.data_dir = parsed.data_dir;
+    let path = ironsage_server::authz::decision_file(&data_dir(&a));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no decisions recorded yet at {} (is the server running with this data dir?)", path.display()))?;
+    let records: Vec<ironsage_server::authz::DecisionRecord> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &ironsage_server::authz::DecisionRecord| request_id.as_ref().is_none_or(|id| &r.request_id == id))
+        .filter(|r| !denied_only || !r.allowed)
+        .collect();
+    let start = records.len().saturating_sub(last);
+    for r in records.get(start..).unwrap_or(&[]) {
+        println!(
+            "{}  {}  {}  {}  {}",
+            r.time,
+            if r.allowed { "ALLOW" } else { "DENY " },
+            r.principal,
+            r.action,
+            r.resource
+        );
+        println!("  request {}", r.request_id);
+        if !r.allowed {
+            println!("  {}", r.summary);
+        }
+        for line in &r.explain {
+            println!("  - {line}");
+        }
+    }
+    if records.is_empty() {
+        println!("no matching decisions in {}", path.display());
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -255,6 +317,7 @@ fn main() -> Result<()> {
             cmd_serve(parse_args(rest)?)
         }
         "env" => cmd_env(parse_args(rest)?),
+        "iam" => cmd_iam(rest),
         "--version" | "version" => {
             println!("ironsage {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -88,6 +88,7 @@ impl App {
         services.insert("iam", iam.clone());
         services.insert("sts", sts);
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
+        let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);
         Ok(Arc::new(App {
             store,
             credentials,
@@ -98,7 +99,7 @@ impl App {
             root_key,
             started: Instant::now(),
             config,
-            decisions: crate::authz::DecisionLog::default(),
+            decisions,
         }))
     }
 }

@@ -29,7 +29,7 @@ pub struct RequestEnv<'a> {
 }
 
 /// One recorded decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DecisionRecord {
     /// Request id.
     pub request_id: String,
@@ -49,16 +49,73 @@ pub struct DecisionRecord {
     pub explain: Vec<String>,
 }
 
-/// A bounded in-memory log of recent decisions.
+/// Recent decisions: a bounded in-memory ring, and (when the server has a
+/// data directory) an append-only JSON-lines file written by a background
+/// thread, `<data-dir>/decisions.jsonl` (0600), which `ironsage iam explain`
+/// reads. The request path only formats one line and hands it over.
 #[derive(Debug, Default)]
 pub struct DecisionLog {
     recent: Mutex<VecDeque<DecisionRecord>>,
+    sink: Option<Mutex<std::sync::mpsc::Sender<String>>>,
 }
 
 const LOG_CAPACITY: usize = 1000;
+/// The decision file is rotated (to `decisions.jsonl.1`) past this size.
+const LOG_FILE_MAX: u64 = 16 * 1024 * 1024;
+
+/// The decision log file in a data directory.
+pub fn decision_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("decisions.jsonl")
+}
+
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
 
 impl DecisionLog {
+    /// A log that also appends to `<data_dir>/decisions.jsonl`.
+    pub fn with_file(data_dir: &std::path::Path) -> Self {
+        let path = decision_file(data_dir);
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let spawned = std::thread::Builder::new().name("decision-log".into()).spawn(move || {
+            use std::io::Write;
+            let Ok(file) = open_log(&path) else { return };
+            let mut out = std::io::BufWriter::new(file);
+            while let Ok(line) = rx.recv() {
+                let _ = writeln!(out, "{line}");
+                // Drain what is queued, then flush once.
+                while let Ok(more) = rx.try_recv() {
+                    let _ = writeln!(out, "{more}");
+                }
+                let _ = out.flush();
+                if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > LOG_FILE_MAX {
+                    let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
+                    match open_log(&path) {
+                        Ok(f) => out = std::io::BufWriter::new(f),
+                        Err(_) => return,
+                    }
+                }
+            }
+        });
+        DecisionLog {
+            recent: Mutex::new(VecDeque::new()),
+            sink: spawned.ok().map(|_| Mutex::new(tx)),
+        }
+    }
+
     fn push(&self, rec: DecisionRecord) {
+        if let Some(sink) = &self.sink {
+            if let (Ok(line), Ok(tx)) = (serde_json::to_string(&rec), sink.lock()) {
+                let _ = tx.send(line);
+            }
+        }
         if let Ok(mut q) = self.recent.lock() {
             if q.len() >= LOG_CAPACITY {
                 q.pop_front();

@@ -41,7 +41,12 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
     }
     let head = match classify(&parts, &request_id) {
         Ok(h) => h,
-        Err(resp) => return to_http(resp),
+        Err(resp) => {
+            // Read (and drop) a bounded body first, so a client still
+            // sending gets the error rather than a broken pipe.
+            let _ = Limited::new(body, MAX_BODY).collect().await;
+            return to_http(resp);
+        }
     };
     let streaming = app
         .services
