@@ -135,6 +135,55 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// One account by id.
+    pub fn get(&self, id: &str) -> Result<Option<Account>, AwsError> {
+        Ok(self
+            .store
+            .get(KIND, SCOPE, id)
+            .map_err(internal)?
+            .and_then(|r| serde_json::from_value(r.doc).ok()))
+    }
+
+    /// Creates a new (member) account with a fresh 12-digit id, as
+    /// Organizations' `CreateAccount` does. Returns `None`, writing nothing,
+    /// when another account already uses `email` (case-insensitively).
+    pub fn create_member(
+        &self,
+        name: &str,
+        email: &str,
+        created: &str,
+    ) -> Result<Option<Account>, AwsError> {
+        self.store
+            .write(|tx| -> Result<Option<Account>, AwsError> {
+                let rows = tx.list(KIND, SCOPE, None).map_err(internal)?;
+                let existing: Vec<Account> = rows
+                    .into_iter()
+                    .filter_map(|r| serde_json::from_value(r.doc).ok())
+                    .collect();
+                if existing.iter().any(|a| a.email.eq_ignore_ascii_case(email)) {
+                    return Ok(None);
+                }
+                let mut id = ids::account_id();
+                while existing.iter().any(|a| a.id == id) {
+                    id = ids::account_id();
+                }
+                let a = Account {
+                    id: id.clone(),
+                    name: name.to_string(),
+                    email: email.to_string(),
+                    management: false,
+                    created: created.to_string(),
+                };
+                let doc = serde_json::to_value(&a)
+                    .map_err(|e| AwsError::new("InternalFailure", e.to_string(), 500))?;
+                tx.put(KIND, SCOPE, &id, None, &doc).map_err(internal)?;
+                Ok(Some(a))
+            })
+            .map_err(internal)?
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

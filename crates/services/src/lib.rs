@@ -18,6 +18,7 @@ pub mod caller;
 pub mod credentials;
 pub mod iam;
 pub mod ids;
+pub mod s3;
 pub mod kms;
 pub mod organizations;
 pub mod ssm;
