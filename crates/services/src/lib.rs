@@ -18,9 +18,9 @@ pub mod caller;
 pub mod credentials;
 pub mod iam;
 pub mod ids;
-pub mod s3;
 pub mod kms;
 pub mod organizations;
+pub mod s3;
 pub mod ssm;
 pub mod sts;
 pub mod util;
@@ -98,7 +98,9 @@ pub struct ResponseBody {
 
 impl std::fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody").field("length", &self.length).finish_non_exhaustive()
+        f.debug_struct("ResponseBody")
+            .field("length", &self.length)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,9 +132,16 @@ pub trait Service: Send + Sync + std::fmt::Debug {
     /// service that [`Service::streams`]; `body` is the request payload
     /// (None when the operation has no streaming input). The default wraps
     /// [`Service::call`].
-    fn call_stream(&self, ctx: &Ctx<'_>, op: &str, input: Value, body: Option<BodyReader>) -> Result<Reply, AwsError> {
+    fn call_stream(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        input: Value,
+        body: Option<BodyReader>,
+    ) -> Result<Reply, AwsError> {
         let _ = body;
-        self.call(ctx, op, input).map(|output| Reply { output, body: None })
+        self.call(ctx, op, input)
+            .map(|output| Reply { output, body: None })
     }
 
     /// Whether this service's operations go through [`Service::call_stream`]

@@ -1,0 +1,418 @@
+//! Amazon S3: buckets, objects (streamed to durable blob files), listings,
+//! multipart uploads, versioning, tagging and bucket configuration.
+//!
+//! Metadata lives in the store under service `s3`:
+//! - `bucket` rows in scope `global` (bucket names are one namespace across
+//!   accounts), key = bucket name: owner account, region, configuration;
+//! - `obj` rows in scope `<bucket>`, key = object key: every version of the
+//!   key, newest first (an unversioned bucket keeps exactly one, `null`);
+//! - `upload` rows in scope `<bucket>`, key = upload id, and `part` rows in
+//!   scope `<bucket>`, key = `<upload id>/<part number>`, parent = upload id.
+//!
+//! Object bytes are blob files ([`ironsage_store::blobs`]); a version or part
+//! row references its blobs by id. Order for every write: blob durable, row
+//! committed, then the answer; blobs a committed change no longer references
+//! are removed after the commit, and [`S3::open`] sweeps whatever a crash
+//! left behind.
+
+mod authz;
+mod body;
+mod buckets;
+mod config;
+pub mod hash;
+mod list;
+mod multipart;
+mod objects;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ironsage_store::blobs::BlobStore;
+use ironsage_store::{ServiceStore, Store, StoreError, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{internal, AwsError, BodyReader, Ctx, Reply, Service, Target};
+
+const SVC: &str = "s3";
+const GLOBAL: &str = "global";
+const BUCKET: &str = "bucket";
+const OBJ: &str = "obj";
+const UPLOAD: &str = "upload";
+const PART: &str = "part";
+
+/// The S3 service.
+#[derive(Debug)]
+pub struct S3 {
+    store: ServiceStore,
+    blobs: BlobStore,
+    /// Parsed bucket policies, keyed by bucket, with the text they came from.
+    policies: Mutex<BTreeMap<String, (String, Arc<ironsage_policy::Policy>)>>,
+}
+
+/// A bucket's row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Bucket {
+    pub name: String,
+    pub owner: String,
+    pub region: String,
+    /// Creation time, epoch seconds.
+    pub created: i64,
+    /// `Enabled` / `Suspended`; absent when never configured.
+    #[serde(default)]
+    pub versioning: Option<String>,
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+    /// Stored configurations, as the model's input members
+    /// (`ServerSideEncryptionConfiguration`, `PublicAccessBlockConfiguration`, ...).
+    #[serde(default)]
+    pub config: BTreeMap<String, Value>,
+}
+
+/// One blob of an object's bytes (several for a completed multipart upload).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct BlobRef {
+    pub id: String,
+    pub size: u64,
+}
+
+/// One version of an object (or a delete marker).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub(crate) struct Version {
+    /// `null` or a generated id.
+    pub id: String,
+    #[serde(default)]
+    pub delete_marker: bool,
+    /// Epoch seconds.
+    pub modified: i64,
+    #[serde(default)]
+    pub etag: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub blobs: Vec<BlobRef>,
+    /// Standard headers stored with the object (ContentType, CacheControl,
+    /// ContentDisposition, ContentEncoding, ContentLanguage, Expires).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// (algorithm, base64 value), e.g. (`CRC32`, `...`).
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+    #[serde(default)]
+    pub parts: Option<u32>,
+    #[serde(default)]
+    pub owner: String,
+}
+
+/// Every version of one key, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub(crate) struct ObjDoc {
+    pub versions: Vec<Version>,
+}
+
+// ---------------------------------------------------------------- errors
+
+pub(crate) fn err(code: &str, msg: &str, status: u16) -> AwsError {
+    AwsError::new(code, msg, status)
+}
+
+pub(crate) fn no_such_bucket(b: &str) -> AwsError {
+    err("NoSuchBucket", "The specified bucket does not exist", 404).with_extra("BucketName", b)
+}
+
+pub(crate) fn no_such_key(k: &str) -> AwsError {
+    err("NoSuchKey", "The specified key does not exist.", 404).with_extra("Key", k)
+}
+
+pub(crate) fn no_such_version(k: &str, v: &str) -> AwsError {
+    err(
+        "NoSuchVersion",
+        "The specified version does not exist.",
+        404,
+    )
+    .with_extra("Key", k)
+    .with_extra("VersionId", v)
+}
+
+pub(crate) fn no_such_upload(id: &str) -> AwsError {
+    err(
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        404,
+    )
+    .with_extra("UploadId", id)
+}
+
+pub(crate) fn invalid_argument(msg: &str, name: &str, value: &str) -> AwsError {
+    err("InvalidArgument", msg, 400)
+        .with_extra("ArgumentName", name)
+        .with_extra("ArgumentValue", value)
+}
+
+pub(crate) fn io_err(e: std::io::Error) -> AwsError {
+    internal(StoreError::Io(e))
+}
+
+pub(crate) fn malformed_xml() -> AwsError {
+    err(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
+}
+
+// ---------------------------------------------------------------- helpers
+
+pub(crate) fn s<'a>(input: &'a Value, m: &str) -> Option<&'a str> {
+    input.get(m).and_then(Value::as_str)
+}
+
+pub(crate) fn bucket_arn(b: &str) -> String {
+    format!("arn:aws:s3:::{b}")
+}
+
+pub(crate) fn object_arn(b: &str, k: &str) -> String {
+    format!("arn:aws:s3:::{b}/{k}")
+}
+
+/// The canonical user id S3 shows as `Owner.ID` for an account.
+pub(crate) fn canonical_id(account: &str) -> String {
+    let a = hash::hex(&hash::md5(
+        format!("ironsage-canonical:{account}").as_bytes(),
+    ));
+    let b = hash::hex(&hash::md5(
+        format!("{account}:ironsage-canonical").as_bytes(),
+    ));
+    format!("{a}{b}")
+}
+
+pub(crate) fn owner_value(account: &str) -> Value {
+    serde_json::json!({"ID": canonical_id(account), "DisplayName": account})
+}
+
+/// A random 32-character id (version ids, upload ids, blob ids).
+pub(crate) fn random_id() -> String {
+    use rand::Rng;
+    let v: u128 = rand::thread_rng().gen();
+    format!("{v:032x}")
+}
+
+/// Percent-decoding (`%XX`, and `+` as space when `plus` is set).
+pub(crate) fn pct_decode(s: &str, plus: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// S3's `EncodingType=url` encoding of keys and prefixes.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `k1=v1&k2=v2` (the `x-amz-tagging` header) as tags.
+pub(crate) fn parse_tag_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k, true), pct_decode(v, true))
+        })
+        .collect()
+}
+
+fn now_secs(ctx: &Ctx<'_>) -> i64 {
+    ctx.now.unix_timestamp()
+}
+
+impl S3 {
+    /// Opens the service over `store`, with object bytes under
+    /// `<data_dir>/blobs`. Sweeps temporary files and blobs no row
+    /// references (left by a crash), so call it once, before serving.
+    pub fn open(store: &Arc<Store>, data_dir: &Path) -> Result<S3, StoreError> {
+        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        let svc = store.service(SVC);
+        let mut keep: HashSet<String> = HashSet::new();
+        for (_, row) in svc.list_all_scopes(OBJ)? {
+            if let Ok(doc) = serde_json::from_value::<ObjDoc>(row.doc) {
+                for v in doc.versions {
+                    keep.extend(v.blobs.into_iter().map(|b| b.id));
+                }
+            }
+        }
+        for (_, row) in svc.list_all_scopes(PART)? {
+            if let Ok(p) = serde_json::from_value::<multipart::Part>(row.doc) {
+                keep.insert(p.blob.id);
+            }
+        }
+        let removed = blobs.sweep(|id| keep.contains(id))?;
+        if removed > 0 {
+            tracing::info!(removed, "s3: swept unreferenced blob files");
+        }
+        Ok(S3 {
+            store: svc,
+            blobs,
+            policies: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Runs `f` in one write transaction; store failures become
+    /// `InternalError`.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        self.store.write(f).map_err(internal)?
+    }
+
+    pub(crate) fn bucket(&self, name: &str) -> Result<Bucket, AwsError> {
+        self.bucket_opt(name)?.ok_or_else(|| no_such_bucket(name))
+    }
+
+    pub(crate) fn bucket_opt(&self, name: &str) -> Result<Option<Bucket>, AwsError> {
+        match self.store.get(BUCKET, GLOBAL, name).map_err(internal)? {
+            Some(row) => Ok(Some(serde_json::from_value(row.doc).map_err(corrupt)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn obj(&self, bucket: &str, key: &str) -> Result<Option<ObjDoc>, AwsError> {
+        match self.store.get(OBJ, bucket, key).map_err(internal)? {
+            Some(row) => Ok(Some(serde_json::from_value(row.doc).map_err(corrupt)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes blobs after the change that dropped them committed.
+    pub(crate) fn drop_blobs(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            if let Err(e) = self.blobs.remove(&id) {
+                tracing::warn!(blob = %id, error = %e, "s3: could not remove blob (swept at next start)");
+            }
+        }
+    }
+
+    fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        input: Value,
+        body: Option<BodyReader>,
+    ) -> Result<Reply, AwsError> {
+        let plain = |r: Result<Value, AwsError>| r.map(|output| Reply { output, body: None });
+        match op {
+            "CreateBucket" => plain(self.create_bucket(ctx, &input)),
+            "HeadBucket" => plain(self.head_bucket(&input)),
+            "ListBuckets" => plain(self.list_buckets(ctx, &input)),
+            "DeleteBucket" => plain(self.delete_bucket(&input)),
+            "GetBucketLocation" => plain(self.get_bucket_location(&input)),
+            "PutObject" => plain(self.put_object(ctx, &input, body)),
+            "GetObject" => self.get_object(&input, false),
+            "HeadObject" => self.get_object(&input, true),
+            "DeleteObject" => plain(self.delete_object(ctx, &input)),
+            "DeleteObjects" => plain(self.delete_objects(ctx, &input)),
+            "CopyObject" => plain(self.copy_object(ctx, &input)),
+            "ListObjectsV2" => plain(self.list_objects(&input, true)),
+            "ListObjects" => plain(self.list_objects(&input, false)),
+            "ListObjectVersions" => plain(self.list_object_versions(&input)),
+            "CreateMultipartUpload" => plain(self.create_multipart_upload(ctx, &input)),
+            "UploadPart" => plain(self.upload_part(ctx, &input, body)),
+            "UploadPartCopy" => plain(self.upload_part_copy(ctx, &input)),
+            "CompleteMultipartUpload" => plain(self.complete_multipart_upload(ctx, &input)),
+            "AbortMultipartUpload" => plain(self.abort_multipart_upload(&input)),
+            "ListParts" => plain(self.list_parts(&input)),
+            "ListMultipartUploads" => plain(self.list_multipart_uploads(&input)),
+            "PutObjectTagging" => plain(self.put_object_tagging(&input)),
+            "GetObjectTagging" => plain(self.get_object_tagging(&input)),
+            "DeleteObjectTagging" => plain(self.delete_object_tagging(&input)),
+            _ => match self.config_op(op, &input) {
+                Some(r) => plain(r),
+                None => Err(AwsError::not_implemented("S3", op)),
+            },
+        }
+    }
+}
+
+pub(crate) fn corrupt(e: serde_json::Error) -> AwsError {
+    internal(StoreError::Io(std::io::Error::other(e)))
+}
+
+pub(crate) fn to_doc<T: Serialize>(v: &T) -> Result<Value, AwsError> {
+    serde_json::to_value(v).map_err(corrupt)
+}
+
+impl Service for S3 {
+    fn name(&self) -> &'static str {
+        SVC
+    }
+
+    fn targets(&self, ctx: &Ctx<'_>, op: &str, input: &Value) -> Result<Vec<Target>, AwsError> {
+        authz::targets(self, ctx, op, input)
+    }
+
+    fn call(&self, ctx: &Ctx<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
+        self.dispatch(ctx, op, input, None).map(|r| r.output)
+    }
+
+    fn call_stream(
+        &self,
+        ctx: &Ctx<'_>,
+        op: &str,
+        input: Value,
+        body: Option<BodyReader>,
+    ) -> Result<Reply, AwsError> {
+        self.dispatch(ctx, op, input, body)
+    }
+
+    fn streams(&self) -> bool {
+        true
+    }
+}
+
+pub(crate) fn internal_store(e: StoreError) -> AwsError {
+    internal(e)
+}

@@ -1,0 +1,532 @@
+//! Multipart uploads: each part is its own blob; a completed object keeps
+//! the listed parts' blobs as its manifest (GET streams across them, nothing
+//! is copied).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::body::Expect;
+use super::objects::{metadata, stored_headers, version_header};
+use super::{
+    err, internal_store, no_such_upload, now_secs, owner_value, random_id, s, to_doc, BlobRef,
+    Version, PART, S3, UPLOAD,
+};
+use crate::{AwsError, BodyReader, Ctx};
+
+/// Minimum size of every part but the last.
+pub(crate) const MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// An upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Upload {
+    pub key: String,
+    pub id: String,
+    pub initiated: i64,
+    pub owner: String,
+    pub initiator_arn: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Part {
+    pub number: u32,
+    pub etag: String,
+    pub md5: String,
+    pub modified: i64,
+    pub blob: BlobRef,
+}
+
+fn part_key(upload: &str, n: u32) -> String {
+    format!("{upload}/{n:05}")
+}
+
+fn part_number(input: &Value) -> Result<u32, AwsError> {
+    let n = input.get("PartNumber").and_then(Value::as_i64).unwrap_or(0);
+    if !(1..=10_000).contains(&n) {
+        return Err(super::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            &n.to_string(),
+        ));
+    }
+    Ok(n as u32)
+}
+
+impl S3 {
+    fn upload(&self, bucket: &str, key: &str, id: &str) -> Result<Upload, AwsError> {
+        self.bucket(bucket)?;
+        let row = self
+            .store
+            .get(UPLOAD, bucket, id)
+            .map_err(internal_store)?
+            .ok_or_else(|| no_such_upload(id))?;
+        let u: Upload = serde_json::from_value(row.doc).map_err(super::corrupt)?;
+        if u.key != key {
+            return Err(no_such_upload(id));
+        }
+        Ok(u)
+    }
+
+    pub(crate) fn create_multipart_upload(
+        &self,
+        ctx: &Ctx<'_>,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let bucket = self.bucket(bname)?;
+        self.check_sse(&bucket, input)?;
+        let tags = s(input, "Tagging")
+            .map(super::parse_tag_query)
+            .unwrap_or_default();
+        super::config::validate_object_tags(&tags)?;
+        let expect = Expect::from_input(input)?;
+        let up = Upload {
+            key: key.to_string(),
+            id: random_id(),
+            initiated: now_secs(ctx),
+            owner: ctx.caller.account.clone(),
+            initiator_arn: ctx.caller.arn(),
+            headers: stored_headers(input),
+            metadata: metadata(input),
+            tags,
+            checksum_algorithm: expect.algorithm,
+        };
+        let doc = to_doc(&up)?;
+        self.write(|tx| {
+            tx.put(UPLOAD, bname, &up.id, None, &doc)
+                .map_err(internal_store)
+        })?;
+        let mut out = json!({"Bucket": bname, "Key": key, "UploadId": up.id});
+        if let Some(a) = &up.checksum_algorithm {
+            out["ChecksumAlgorithm"] = json!(a);
+        }
+        Ok(out)
+    }
+
+    fn commit_part(&self, bname: &str, upload_id: &str, part: Part) -> Result<(), AwsError> {
+        let blob = part.blob.id.clone();
+        let res = self.write(|tx| {
+            if tx
+                .get(UPLOAD, bname, upload_id)
+                .map_err(internal_store)?
+                .is_none()
+            {
+                return Err(no_such_upload(upload_id));
+            }
+            let pk = part_key(upload_id, part.number);
+            let old = tx.get(PART, bname, &pk).map_err(internal_store)?;
+            tx.put(PART, bname, &pk, Some(upload_id), &to_doc(&part)?)
+                .map_err(internal_store)?;
+            Ok(old.and_then(|r| serde_json::from_value::<Part>(r.doc).ok()))
+        });
+        match res {
+            Ok(old) => {
+                self.drop_blobs(old.map(|p| p.blob.id));
+                Ok(())
+            }
+            Err(e) => {
+                self.drop_blobs([blob]);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn upload_part(
+        &self,
+        ctx: &Ctx<'_>,
+        input: &Value,
+        body: Option<BodyReader>,
+    ) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let upload_id = s(input, "UploadId").unwrap_or_default();
+        let number = part_number(input)?;
+        self.upload(bname, key, upload_id)?;
+        let expect = Expect::from_input(input)?;
+        let mut body: Box<dyn std::io::Read + Send> = match body {
+            Some(b) => b,
+            None => Box::new(std::io::Cursor::new(
+                s(input, "Body")
+                    .and_then(|b| {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD.decode(b).ok()
+                    })
+                    .unwrap_or_default(),
+            )),
+        };
+        let stored = self.store_body(&mut body, &expect)?;
+        let md5 = super::hash::hex(&stored.md5);
+        let etag = format!("\"{md5}\"");
+        self.commit_part(
+            bname,
+            upload_id,
+            Part {
+                number,
+                etag: etag.clone(),
+                md5,
+                modified: now_secs(ctx),
+                blob: stored.blob,
+            },
+        )?;
+        let mut out = json!({"ETag": etag});
+        if let Some((algo, val)) = stored.checksum {
+            out[format!("Checksum{algo}")] = json!(val);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn upload_part_copy(&self, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let upload_id = s(input, "UploadId").unwrap_or_default();
+        let number = part_number(input)?;
+        self.upload(bname, key, upload_id)?;
+        let (_, src) = self.copy_source_version(input)?;
+        let (start, len) = match s(input, "CopySourceRange") {
+            Some(r) => {
+                let parsed = r
+                    .strip_prefix("bytes=")
+                    .and_then(|x| x.split_once('-'))
+                    .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+                match parsed {
+                    Some((a, b)) if a <= b && b < src.size => (a, b - a + 1),
+                    _ => {
+                        return Err(err(
+                            "InvalidArgument",
+                            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                            400,
+                        ))
+                    }
+                }
+            }
+            None => (0, src.size),
+        };
+        let mut reader = self.reader(&src.blobs, start, len)?;
+        let stored = self.store_body(&mut reader, &Expect::default())?;
+        let md5 = super::hash::hex(&stored.md5);
+        let etag = format!("\"{md5}\"");
+        let now = now_secs(ctx);
+        self.commit_part(
+            bname,
+            upload_id,
+            Part {
+                number,
+                etag: etag.clone(),
+                md5,
+                modified: now,
+                blob: stored.blob,
+            },
+        )?;
+        Ok(json!({"CopyPartResult": {"ETag": etag, "LastModified": now}}))
+    }
+
+    pub(crate) fn complete_multipart_upload(
+        &self,
+        ctx: &Ctx<'_>,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let upload_id = s(input, "UploadId").unwrap_or_default();
+        let listed: Vec<(i64, String)> = input
+            .get("MultipartUpload")
+            .and_then(|m| m.get("Parts"))
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        (
+                            p.get("PartNumber").and_then(Value::as_i64).unwrap_or(0),
+                            s(p, "ETag").unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if listed.is_empty() {
+            return Err(super::malformed_xml());
+        }
+        let now = now_secs(ctx);
+        let (bucket, v, dropped) = self.write(|tx| {
+            let brow = tx
+                .get(super::BUCKET, super::GLOBAL, bname)
+                .map_err(internal_store)?
+                .ok_or_else(|| super::no_such_bucket(bname))?;
+            let bucket: super::Bucket =
+                serde_json::from_value(brow.doc).map_err(super::corrupt)?;
+            let up: Upload = match tx.get(UPLOAD, bname, upload_id).map_err(internal_store)? {
+                Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
+                None => return Err(no_such_upload(upload_id)),
+            };
+            if up.key != key {
+                return Err(no_such_upload(upload_id));
+            }
+            let mut parts: BTreeMap<u32, Part> = BTreeMap::new();
+            for row in tx.list(PART, bname, Some(upload_id)).map_err(internal_store)? {
+                let p: Part = serde_json::from_value(row.doc).map_err(super::corrupt)?;
+                parts.insert(p.number, p);
+            }
+            let mut prev = 0i64;
+            let mut chosen: Vec<&Part> = Vec::new();
+            for (n, etag) in &listed {
+                if *n <= prev {
+                    return Err(err(
+                        "InvalidPartOrder",
+                        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+                        400,
+                    )
+                    .with_extra("UploadId", upload_id));
+                }
+                prev = *n;
+                let found = u32::try_from(*n)
+                    .ok()
+                    .and_then(|n| parts.get(&n))
+                    .filter(|p| p.md5 == etag.trim().trim_matches('"'));
+                let Some(p) = found else {
+                    return Err(err(
+                        "InvalidPart",
+                        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+                        400,
+                    )
+                    .with_extra("UploadId", upload_id)
+                    .with_extra("PartNumber", n.to_string())
+                    .with_extra("ETag", etag.clone()));
+                };
+                chosen.push(p);
+            }
+            let last = chosen.len().saturating_sub(1);
+            for (i, p) in chosen.iter().enumerate() {
+                if i < last && p.blob.size < MIN_PART {
+                    return Err(err(
+                        "EntityTooSmall",
+                        "Your proposed upload is smaller than the minimum allowed object size.",
+                        400,
+                    )
+                    .with_extra("ProposedSize", p.blob.size.to_string())
+                    .with_extra("MinSizeAllowed", MIN_PART.to_string())
+                    .with_extra("PartNumber", p.number.to_string())
+                    .with_extra("ETag", p.md5.clone()));
+                }
+            }
+            let mut h = super::hash::Md5::new();
+            for p in &chosen {
+                let raw: Vec<u8> = (0..p.md5.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(p.md5.get(i * 2..i * 2 + 2)?, 16).ok())
+                    .collect();
+                h.update(&raw);
+            }
+            let etag = format!("\"{}-{}\"", super::hash::hex(&h.finish()), chosen.len());
+            let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
+            let mut dropped: Vec<String> = parts
+                .values()
+                .filter(|p| !used.contains(&p.number))
+                .map(|p| p.blob.id.clone())
+                .collect();
+            let version = Version {
+                id: String::new(),
+                delete_marker: false,
+                modified: now,
+                etag,
+                size: chosen.iter().map(|p| p.blob.size).sum(),
+                blobs: chosen.iter().map(|p| p.blob.clone()).collect(),
+                headers: up.headers.clone(),
+                metadata: up.metadata.clone(),
+                tags: up.tags.clone(),
+                checksum: None,
+                parts: Some(chosen.len() as u32),
+                owner: up.owner.clone(),
+            };
+            let mut doc: super::ObjDoc = match tx.get(super::OBJ, bname, key).map_err(internal_store)? {
+                Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
+                None => super::ObjDoc::default(),
+            };
+            dropped.extend(super::objects::add_version(&mut doc, &bucket, version));
+            let v = doc.versions.first().cloned().unwrap_or_default();
+            tx.put(super::OBJ, bname, key, None, &to_doc(&doc)?)
+                .map_err(internal_store)?;
+            for n in parts.keys() {
+                tx.delete(PART, bname, &part_key(upload_id, *n))
+                    .map_err(internal_store)?;
+            }
+            tx.delete(UPLOAD, bname, upload_id).map_err(internal_store)?;
+            Ok((bucket, v, dropped))
+        })?;
+        self.drop_blobs(dropped);
+        let mut out = json!({
+            "Location": format!("/{bname}/{}", super::url_encode(key)),
+            "Bucket": bname,
+            "Key": key,
+            "ETag": v.etag,
+        });
+        version_header(&bucket, &v, &mut out);
+        Ok(out)
+    }
+
+    pub(crate) fn abort_multipart_upload(&self, input: &Value) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let upload_id = s(input, "UploadId").unwrap_or_default();
+        self.upload(bname, key, upload_id)?;
+        let dropped = self.write(|tx| {
+            if !tx
+                .delete(UPLOAD, bname, upload_id)
+                .map_err(internal_store)?
+            {
+                return Err(no_such_upload(upload_id));
+            }
+            let mut dropped = Vec::new();
+            for row in tx
+                .list(PART, bname, Some(upload_id))
+                .map_err(internal_store)?
+            {
+                if let Ok(p) = serde_json::from_value::<Part>(row.doc) {
+                    dropped.push(p.blob.id);
+                }
+                tx.delete(PART, bname, &row.key).map_err(internal_store)?;
+            }
+            Ok(dropped)
+        })?;
+        self.drop_blobs(dropped);
+        Ok(json!({}))
+    }
+
+    pub(crate) fn list_parts(&self, input: &Value) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let upload_id = s(input, "UploadId").unwrap_or_default();
+        let up = self.upload(bname, key, upload_id)?;
+        let max = input
+            .get("MaxParts")
+            .and_then(Value::as_i64)
+            .map_or(1000, |m| m.clamp(0, 1000) as usize);
+        let marker = input
+            .get("PartNumberMarker")
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0);
+        let rows = self
+            .store
+            .list(PART, bname, Some(upload_id))
+            .map_err(internal_store)?;
+        let mut parts = Vec::new();
+        let mut truncated = false;
+        let mut last = 0u32;
+        for row in rows {
+            let p: Part = serde_json::from_value(row.doc).map_err(super::corrupt)?;
+            if i64::from(p.number) <= marker {
+                continue;
+            }
+            if parts.len() == max {
+                truncated = true;
+                break;
+            }
+            last = p.number;
+            parts.push(json!({
+                "PartNumber": p.number,
+                "LastModified": p.modified,
+                "ETag": p.etag,
+                "Size": p.blob.size,
+            }));
+        }
+        let mut out = json!({
+            "Bucket": bname,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumberMarker": marker,
+            "MaxParts": max,
+            "IsTruncated": truncated,
+            "Initiator": {"ID": up.initiator_arn, "DisplayName": up.owner},
+            "Owner": owner_value(&up.owner),
+            "StorageClass": "STANDARD",
+        });
+        if !parts.is_empty() {
+            out["Parts"] = json!(parts);
+        }
+        if truncated {
+            out["NextPartNumberMarker"] = json!(last);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn list_multipart_uploads(&self, input: &Value) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        self.bucket(bname)?;
+        let prefix = s(input, "Prefix").unwrap_or_default();
+        let key_marker = s(input, "KeyMarker").unwrap_or_default();
+        let id_marker = s(input, "UploadIdMarker").unwrap_or_default();
+        let max = input
+            .get("MaxUploads")
+            .and_then(Value::as_i64)
+            .map_or(1000, |m| m.clamp(0, 1000) as usize);
+        let mut ups: Vec<Upload> = self
+            .store
+            .list(UPLOAD, bname, None)
+            .map_err(internal_store)?
+            .into_iter()
+            .filter_map(|r| serde_json::from_value(r.doc).ok())
+            .collect();
+        ups.sort_by(|a: &Upload, b| {
+            (a.key.as_str(), a.initiated, a.id.as_str()).cmp(&(
+                b.key.as_str(),
+                b.initiated,
+                b.id.as_str(),
+            ))
+        });
+        let mut out_ups = Vec::new();
+        let mut truncated = false;
+        let mut next = None;
+        for u in &ups {
+            if !u.key.starts_with(prefix) {
+                continue;
+            }
+            if !key_marker.is_empty() {
+                let after = u.key.as_str() > key_marker
+                    || (u.key == key_marker && !id_marker.is_empty() && u.id.as_str() > id_marker);
+                if !after {
+                    continue;
+                }
+            }
+            if out_ups.len() == max {
+                truncated = true;
+                break;
+            }
+            next = Some((u.key.clone(), u.id.clone()));
+            out_ups.push(json!({
+                "UploadId": u.id,
+                "Key": u.key,
+                "Initiated": u.initiated,
+                "StorageClass": "STANDARD",
+                "Owner": owner_value(&u.owner),
+                "Initiator": {"ID": u.initiator_arn, "DisplayName": u.owner},
+            }));
+        }
+        let mut out = json!({
+            "Bucket": bname,
+            "KeyMarker": key_marker,
+            "UploadIdMarker": id_marker,
+            "Prefix": prefix,
+            "MaxUploads": max,
+            "IsTruncated": truncated,
+        });
+        if !out_ups.is_empty() {
+            out["Uploads"] = json!(out_ups);
+        }
+        if truncated {
+            if let Some((k, i)) = next {
+                out["NextKeyMarker"] = json!(k);
+                out["NextUploadIdMarker"] = json!(i);
+            }
+        }
+        Ok(out)
+    }
+}
