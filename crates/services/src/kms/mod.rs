@@ -26,7 +26,7 @@
 
 mod ops;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
