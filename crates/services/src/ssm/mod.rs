@@ -403,6 +403,11 @@ impl Ssm {
                 "AllowedPattern is not supported by ironsage yet: the parameter was not stored.",
             ));
         }
+        if s(i, "Policies").is_some_and(|p| !p.trim().is_empty() && p.trim() != "[]") {
+            return Err(validation(
+                "Parameter policies are not supported by ironsage yet: the parameter was not stored.",
+            ));
+        }
         let sc = scope(ctx);
         let existing = self.load(&sc, &name)?;
         if existing.is_some() && !overwrite {
