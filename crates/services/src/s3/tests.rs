@@ -1,1 +1,1215 @@
+//! S3 tests over temp dirs, through `call_stream` as the gateway calls it.
 
+use std::io::Read;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::hash::{hex, md5, Md5};
+use super::S3;
+use crate::{AwsError, Caller, Ctx, PrincipalKind, Reply, Service};
+
+const ACCT: &str = "111122223333";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: std::sync::Arc<ironsage_store::Store>,
+    s3: S3,
+    caller: Caller,
+}
+
+fn caller(account: &str) -> Caller {
+    Caller {
+        account: account.into(),
+        kind: PrincipalKind::Root,
+        access_key_id: "AKIAEXAMPLE".into(),
+        session: None,
+    }
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ironsage_store::Store::open(
+        &dir.path().join("state.db"),
+        ironsage_store::Durability::Normal,
+    )
+    .unwrap();
+    let s3 = S3::open(&store, dir.path()).unwrap();
+    Env {
+        dir,
+        store,
+        s3,
+        caller: caller(ACCT),
+    }
+}
+
+impl Env {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            caller: &self.caller,
+            region: "us-east-1",
+            request_id: "req",
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
+    fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
+        self.s3.call(&self.ctx(), op, input)
+    }
+    fn stream(&self, op: &str, input: Value, body: &[u8]) -> Result<Reply, AwsError> {
+        self.s3.call_stream(
+            &self.ctx(),
+            op,
+            input,
+            Some(Box::new(std::io::Cursor::new(body.to_vec()))),
+        )
+    }
+    fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Value {
+        self.stream("PutObject", json!({"Bucket": bucket, "Key": key}), body)
+            .unwrap()
+            .output
+    }
+    fn get(&self, input: Value) -> Result<(Value, Vec<u8>), AwsError> {
+        let r = self.s3.call_stream(&self.ctx(), "GetObject", input, None)?;
+        let mut out = Vec::new();
+        let body = r.body.unwrap();
+        let len = body.length;
+        body.reader.take(u64::MAX).read_to_end(&mut out).unwrap();
+        assert_eq!(out.len() as u64, len);
+        Ok((r.output, out))
+    }
+    fn mk(&self, bucket: &str) {
+        self.call("CreateBucket", json!({"Bucket": bucket}))
+            .unwrap();
+    }
+    /// Blob files on disk (excluding temporaries).
+    fn blob_files(&self) -> usize {
+        let mut n = 0;
+        for a in std::fs::read_dir(self.dir.path().join("blobs")).unwrap() {
+            let a = a.unwrap();
+            if a.file_name() == "tmp" {
+                continue;
+            }
+            for b in std::fs::read_dir(a.path()).unwrap() {
+                n += std::fs::read_dir(b.unwrap().path()).unwrap().count();
+            }
+        }
+        n
+    }
+    fn tmp_files(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("blobs/tmp"))
+            .unwrap()
+            .count()
+    }
+}
+
+fn code(r: Result<impl std::fmt::Debug, AwsError>) -> (String, u16) {
+    let e = r.unwrap_err();
+    (e.code, e.status)
+}
+
+/// A deterministic byte stream handed out in small reads.
+struct Gen {
+    left: u64,
+    i: u64,
+    chunk: usize,
+}
+
+impl Read for Gen {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.left.min(self.chunk as u64) as usize).min(buf.len());
+        for b in &mut buf[..n] {
+            *b = (self.i.wrapping_mul(2_654_435_761) >> 13) as u8;
+            self.i += 1;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn md5_and_crc_known_values() {
+    assert_eq!(hex(&md5(b"hello")), "5d41402abc4b2a76b9719d911017c592");
+}
+
+#[test]
+fn put_get_byte_exact_with_metadata() {
+    let e = env();
+    e.mk("bkt");
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "bkt", "Key": "dir/a b.txt", "ContentType": "text/plain",
+                   "Metadata": {"Color": "red"}, "Tagging": "a=1&b=x%20y"}),
+            b"hello",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["ETag"], "\"5d41402abc4b2a76b9719d911017c592\"");
+    assert!(out.get("VersionId").is_none());
+    let (o, body) = e
+        .get(json!({"Bucket": "bkt", "Key": "dir/a b.txt"}))
+        .unwrap();
+    assert_eq!(body, b"hello");
+    assert_eq!(o["ContentType"], "text/plain");
+    assert_eq!(o["Metadata"], json!({"color": "red"}));
+    assert_eq!(o["ContentLength"], 5);
+    assert_eq!(o["TagCount"], 2);
+    assert_eq!(o["ETag"], out["ETag"]);
+    let h =
+        e.s3.call_stream(
+            &e.ctx(),
+            "HeadObject",
+            json!({"Bucket": "bkt", "Key": "dir/a b.txt"}),
+            None,
+        )
+        .unwrap();
+    assert!(h.body.is_none());
+    assert_eq!(h.output["ContentLength"], 5);
+    let t = e
+        .call(
+            "GetObjectTagging",
+            json!({"Bucket": "bkt", "Key": "dir/a b.txt"}),
+        )
+        .unwrap();
+    assert_eq!(
+        t["TagSet"],
+        json!([{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "x y"}])
+    );
+    assert_eq!(
+        code(e.get(json!({"Bucket": "bkt", "Key": "nope"}))),
+        ("NoSuchKey".into(), 404)
+    );
+    assert_eq!(
+        code(e.get(json!({"Bucket": "nobkt", "Key": "nope"}))),
+        ("NoSuchBucket".into(), 404)
+    );
+    // overwrite in an unversioned bucket leaves one blob
+    e.put("bkt", "dir/a b.txt", b"second");
+    assert_eq!(e.blob_files(), 1);
+    assert_eq!(
+        e.get(json!({"Bucket": "bkt", "Key": "dir/a b.txt"}))
+            .unwrap()
+            .1,
+        b"second"
+    );
+}
+
+#[test]
+fn twenty_mib_streamed_in_small_reads() {
+    let e = env();
+    e.mk("big");
+    let size = 20 * 1024 * 1024u64;
+    let mut want = Md5::new();
+    let mut g = Gen {
+        left: size,
+        i: 0,
+        chunk: 4096,
+    };
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = g.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        want.update(&buf[..n]);
+    }
+    let want = hex(&want.finish());
+    let r =
+        e.s3.call_stream(
+            &e.ctx(),
+            "PutObject",
+            json!({"Bucket": "big", "Key": "k", "ContentLength": size}),
+            Some(Box::new(Gen {
+                left: size,
+                i: 0,
+                chunk: 1000,
+            })),
+        )
+        .unwrap();
+    assert_eq!(r.output["ETag"], format!("\"{want}\""));
+    let g =
+        e.s3.call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "big", "Key": "k"}),
+            None,
+        )
+        .unwrap();
+    let body = g.body.unwrap();
+    assert_eq!(body.length, size);
+    let mut reader = body.reader;
+    let mut got = Md5::new();
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        got.update(&buf[..n]);
+    }
+    assert_eq!(total, size);
+    assert_eq!(hex(&got.finish()), want);
+}
+
+#[test]
+fn ranges_and_conditions() {
+    let e = env();
+    e.mk("b-bkt");
+    let etag = e.put("b-bkt", "k", b"0123456789")["ETag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rng = |r: &str| e.get(json!({"Bucket": "b-bkt", "Key": "k", "Range": r}));
+    let (o, b) = rng("bytes=2-4").unwrap();
+    assert_eq!(b, b"234");
+    assert_eq!(o["ContentRange"], "bytes 2-4/10");
+    assert_eq!(rng("bytes=-3").unwrap().1, b"789");
+    assert_eq!(rng("bytes=7-").unwrap().1, b"789");
+    assert_eq!(rng("bytes=8-100").unwrap().1, b"89");
+    assert_eq!(code(rng("bytes=10-12")), ("InvalidRange".into(), 416));
+    // unparsable ranges are ignored, as S3 does
+    let (o, b) = rng("bytes=x-y").unwrap();
+    assert_eq!(b.len(), 10);
+    assert!(o.get("ContentRange").is_none());
+    let c = |m: &str, v: &str| e.get(json!({"Bucket": "b-bkt", "Key": "k", m: v}));
+    assert_eq!(code(c("IfNoneMatch", &etag)), ("NotModified".into(), 304));
+    assert!(c("IfMatch", &etag).is_ok());
+    assert_eq!(
+        code(c("IfMatch", "\"nope\"")),
+        ("PreconditionFailed".into(), 412)
+    );
+    assert_eq!(
+        code(c("IfModifiedSince", "2999-01-01T00:00:00Z")),
+        ("NotModified".into(), 304)
+    );
+    assert!(c("IfModifiedSince", "2000-01-01T00:00:00Z").is_ok());
+    assert_eq!(
+        code(c("IfUnmodifiedSince", "2000-01-01T00:00:00Z")),
+        ("PreconditionFailed".into(), 412)
+    );
+}
+
+#[test]
+fn bad_digest_leaves_no_row_and_no_blob() {
+    let e = env();
+    e.mk("b-bkt");
+    let wrong = B64.encode(md5(b"other"));
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "b-bkt", "Key": "k", "ContentMD5": wrong}),
+        b"payload",
+    );
+    assert_eq!(code(r), ("BadDigest".into(), 400));
+    assert_eq!(
+        code(e.stream(
+            "PutObject",
+            json!({"Bucket": "b-bkt", "Key": "k", "ContentMD5": "zz"}),
+            b"x"
+        )),
+        ("InvalidDigest".into(), 400)
+    );
+    assert!(e.s3.obj("b-bkt", "k").unwrap().is_none());
+    assert_eq!(e.blob_files(), 0);
+    assert_eq!(e.tmp_files(), 0);
+    let ok = B64.encode(md5(b"payload"));
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "b-bkt", "Key": "k", "ContentMD5": ok}),
+        b"payload",
+    )
+    .unwrap();
+    assert_eq!(e.blob_files(), 1);
+    // a body that fails mid-stream (tampered aws-chunked) stores nothing
+    struct Broken(u8);
+    impl Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("bad chunk signature"));
+            }
+            self.0 -= 1;
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+    let r = e.s3.call_stream(
+        &e.ctx(),
+        "PutObject",
+        json!({"Bucket": "b-bkt", "Key": "k2"}),
+        Some(Box::new(Broken(3))),
+    );
+    assert_eq!(code(r), ("IncompleteBody".into(), 400));
+    assert_eq!(e.blob_files(), 1);
+    assert_eq!(e.tmp_files(), 0);
+}
+
+#[test]
+fn checksum_crc32() {
+    let e = env();
+    e.mk("b-bkt");
+    let o = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "b-bkt", "Key": "k", "ChecksumAlgorithm": "CRC32"}),
+            b"123456789",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(o["ChecksumCRC32"], B64.encode(0xCBF4_3926u32.to_be_bytes()));
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "b-bkt", "Key": "k", "ChecksumCRC32": "AAAAAA=="}),
+        b"123456789",
+    );
+    assert_eq!(code(r), ("BadDigest".into(), 400));
+}
+
+#[test]
+fn listing_2500_keys() {
+    let e = env();
+    e.mk("l-bkt");
+    let mut keys = Vec::new();
+    for i in 0..2500 {
+        let k = match i % 3 {
+            0 => format!("a/{i:05}"),
+            1 => format!("b/c/{i:05}"),
+            _ => format!("top{i:05}"),
+        };
+        keys.push(k);
+    }
+    // write rows directly through the API (one small object each)
+    for k in &keys {
+        e.put("l-bkt", k, b"x");
+    }
+    keys.sort();
+    let mut got = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut input = json!({"Bucket": "l-bkt"});
+        if let Some(t) = &token {
+            input["ContinuationToken"] = json!(t);
+        }
+        let o = e.call("ListObjectsV2", input).unwrap();
+        pages += 1;
+        for c in o["Contents"].as_array().unwrap() {
+            got.push(c["Key"].as_str().unwrap().to_string());
+        }
+        assert_eq!(
+            o["KeyCount"].as_u64().unwrap() as usize,
+            o["Contents"].as_array().unwrap().len()
+        );
+        if o["IsTruncated"] == json!(true) {
+            token = Some(o["NextContinuationToken"].as_str().unwrap().to_string());
+        } else {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(got, keys);
+    // delimiter: two common prefixes, the top-level keys
+    let o = e
+        .call(
+            "ListObjectsV2",
+            json!({"Bucket": "l-bkt", "Delimiter": "/", "MaxKeys": 3}),
+        )
+        .unwrap();
+    assert_eq!(
+        o["CommonPrefixes"],
+        json!([{"Prefix": "a/"}, {"Prefix": "b/"}])
+    );
+    assert_eq!(o["Contents"][0]["Key"], "top00002");
+    assert_eq!(o["KeyCount"], 3);
+    let t = o["NextContinuationToken"].as_str().unwrap();
+    let o2 = e
+        .call(
+            "ListObjectsV2",
+            json!({"Bucket": "l-bkt", "Delimiter": "/", "MaxKeys": 1, "ContinuationToken": t}),
+        )
+        .unwrap();
+    assert_eq!(o2["Contents"][0]["Key"], "top00005");
+    let o = e
+        .call(
+            "ListObjectsV2",
+            json!({"Bucket": "l-bkt", "Prefix": "b/", "Delimiter": "/"}),
+        )
+        .unwrap();
+    assert_eq!(o["CommonPrefixes"], json!([{"Prefix": "b/c/"}]));
+    assert!(o.get("Contents").is_none());
+    let o = e
+        .call(
+            "ListObjectsV2",
+            json!({"Bucket": "l-bkt", "StartAfter": "top02497", "FetchOwner": true}),
+        )
+        .unwrap();
+    assert_eq!(o["Contents"].as_array().unwrap().len(), 1);
+    assert_eq!(o["Contents"][0]["Owner"]["DisplayName"], ACCT);
+    // v1 with Marker / NextMarker
+    let o = e
+        .call(
+            "ListObjects",
+            json!({"Bucket": "l-bkt", "Delimiter": "/", "MaxKeys": 2}),
+        )
+        .unwrap();
+    assert_eq!(o["NextMarker"], "b/");
+    let o = e
+        .call(
+            "ListObjects",
+            json!({"Bucket": "l-bkt", "Delimiter": "/", "Marker": "b/", "MaxKeys": 1}),
+        )
+        .unwrap();
+    assert_eq!(o["Contents"][0]["Key"], "top00002");
+    assert_eq!(
+        code(e.call(
+            "ListObjectsV2",
+            json!({"Bucket": "l-bkt", "ContinuationToken": "!!"})
+        )),
+        ("InvalidArgument".into(), 400)
+    );
+}
+
+#[test]
+fn url_encoding_type() {
+    let e = env();
+    e.mk("u-bkt");
+    e.put("u-bkt", "a b/ü", b"1");
+    let o = e
+        .call(
+            "ListObjectsV2",
+            json!({"Bucket": "u-bkt", "EncodingType": "url"}),
+        )
+        .unwrap();
+    assert_eq!(o["Contents"][0]["Key"], "a%20b/%C3%BC");
+}
+
+#[test]
+fn bucket_lifecycle_and_errors() {
+    let e = env();
+    assert_eq!(
+        code(e.call("CreateBucket", json!({"Bucket": "Bad_Name"}))),
+        ("InvalidBucketName".into(), 400)
+    );
+    assert_eq!(
+        code(e.call("CreateBucket", json!({"Bucket": "192.168.1.1"}))),
+        ("InvalidBucketName".into(), 400)
+    );
+    e.mk("mine");
+    // us-east-1 answers 200 to the owner
+    e.call("CreateBucket", json!({"Bucket": "mine"})).unwrap();
+    let other = caller("444455556666");
+    let octx = Ctx {
+        caller: &other,
+        ..e.ctx()
+    };
+    assert_eq!(
+        code(e.s3.call(&octx, "CreateBucket", json!({"Bucket": "mine"}))),
+        ("BucketAlreadyExists".into(), 409)
+    );
+    let eu = Ctx {
+        region: "eu-west-1",
+        ..e.ctx()
+    };
+    let cfg = json!({"Bucket": "eu-bkt", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}});
+    e.s3.call(&eu, "CreateBucket", cfg.clone()).unwrap();
+    assert_eq!(
+        code(e.s3.call(&eu, "CreateBucket", cfg)),
+        ("BucketAlreadyOwnedByYou".into(), 409)
+    );
+    assert_eq!(
+        code(e.s3.call(&eu, "CreateBucket", json!({"Bucket": "eu-2"}))),
+        ("IllegalLocationConstraintException".into(), 400)
+    );
+    let loc = e
+        .call("GetBucketLocation", json!({"Bucket": "eu-bkt"}))
+        .unwrap();
+    assert_eq!(loc["LocationConstraint"], "eu-west-1");
+    assert_eq!(
+        e.call("HeadBucket", json!({"Bucket": "eu-bkt"})).unwrap()["BucketRegion"],
+        "eu-west-1"
+    );
+    let l = e.call("ListBuckets", json!({})).unwrap();
+    let names: Vec<&str> = l["Buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["eu-bkt", "mine"]);
+    assert_eq!(
+        e.s3.call(&octx, "ListBuckets", json!({})).unwrap()["Buckets"],
+        json!([])
+    );
+    e.put("mine", "k", b"1");
+    let err = e
+        .call("DeleteBucket", json!({"Bucket": "mine"}))
+        .unwrap_err();
+    assert_eq!((err.code.as_str(), err.status), ("BucketNotEmpty", 409));
+    assert!(err.extra.contains(&("BucketName".into(), "mine".into())));
+    e.call("DeleteObject", json!({"Bucket": "mine", "Key": "k"}))
+        .unwrap();
+    e.call("DeleteBucket", json!({"Bucket": "mine"})).unwrap();
+    assert_eq!(
+        code(e.call("HeadBucket", json!({"Bucket": "mine"}))),
+        ("NoSuchBucket".into(), 404)
+    );
+    assert_eq!(e.blob_files(), 0);
+}
+
+#[test]
+fn multipart_complete_and_errors() {
+    let e = env();
+    e.mk("mp-bkt");
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "mp-bkt", "Key": "obj", "ContentType": "x/y"}),
+        )
+        .unwrap();
+    let id = up["UploadId"].as_str().unwrap().to_string();
+    let p1: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let p2: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 241) as u8).collect();
+    let p3 = b"tail".to_vec();
+    let mut etags = Vec::new();
+    for (n, p) in [(1, &p1), (2, &p2), (3, &p3)] {
+        let o = e
+            .stream(
+                "UploadPart",
+                json!({"Bucket": "mp-bkt", "Key": "obj", "UploadId": id, "PartNumber": n}),
+                p,
+            )
+            .unwrap()
+            .output;
+        assert_eq!(o["ETag"], format!("\"{}\"", hex(&md5(p))));
+        etags.push(o["ETag"].as_str().unwrap().to_string());
+    }
+    let lp = e
+        .call(
+            "ListParts",
+            json!({"Bucket": "mp-bkt", "Key": "obj", "UploadId": id}),
+        )
+        .unwrap();
+    assert_eq!(lp["Parts"].as_array().unwrap().len(), 3);
+    assert_eq!(lp["Parts"][2]["Size"], 4);
+    let lu = e
+        .call("ListMultipartUploads", json!({"Bucket": "mp-bkt"}))
+        .unwrap();
+    assert_eq!(lu["Uploads"][0]["UploadId"], json!(id));
+    assert_eq!(
+        code(e.call("DeleteBucket", json!({"Bucket": "mp-bkt"}))),
+        ("BucketNotEmpty".into(), 409)
+    );
+    let complete = |parts: Value| {
+        e.call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "mp-bkt", "Key": "obj", "UploadId": id, "MultipartUpload": {"Parts": parts}}),
+        )
+    };
+    assert_eq!(
+        code(complete(
+            json!([{"PartNumber": 2, "ETag": etags[1]}, {"PartNumber": 1, "ETag": etags[0]}])
+        )),
+        ("InvalidPartOrder".into(), 400)
+    );
+    assert_eq!(
+        code(complete(json!([{"PartNumber": 1, "ETag": "\"00\""}]))),
+        ("InvalidPart".into(), 400)
+    );
+    assert_eq!(
+        code(complete(
+            json!([{"PartNumber": 3, "ETag": etags[2]}, {"PartNumber": 4, "ETag": etags[2]}])
+        )),
+        ("InvalidPart".into(), 400)
+    );
+    // a small part before the last one
+    let small = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "mp-bkt", "Key": "s"}),
+        )
+        .unwrap()["UploadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t1 = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "mp-bkt", "Key": "s", "UploadId": small, "PartNumber": 1}),
+            b"ab",
+        )
+        .unwrap()
+        .output["ETag"]
+        .clone();
+    let t2 = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "mp-bkt", "Key": "s", "UploadId": small, "PartNumber": 2}),
+            b"cd",
+        )
+        .unwrap()
+        .output["ETag"]
+        .clone();
+    let r = e.call(
+        "CompleteMultipartUpload",
+        json!({"Bucket": "mp-bkt", "Key": "s", "UploadId": small, "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": t1}, {"PartNumber": 2, "ETag": t2}]}}),
+    );
+    assert_eq!(code(r), ("EntityTooSmall".into(), 400));
+    e.call(
+        "AbortMultipartUpload",
+        json!({"Bucket": "mp-bkt", "Key": "s", "UploadId": small}),
+    )
+    .unwrap();
+    assert_eq!(
+        code(e.call(
+            "AbortMultipartUpload",
+            json!({"Bucket": "mp-bkt", "Key": "s", "UploadId": small})
+        )),
+        ("NoSuchUpload".into(), 404)
+    );
+    let o = complete(json!([
+        {"PartNumber": 1, "ETag": etags[0]},
+        {"PartNumber": 2, "ETag": etags[1]},
+        {"PartNumber": 3, "ETag": etags[2]}
+    ]))
+    .unwrap();
+    let mut cat = Vec::new();
+    for p in [&p1, &p2, &p3] {
+        cat.extend_from_slice(&md5(p));
+    }
+    assert_eq!(o["ETag"], format!("\"{}-3\"", hex(&md5(&cat))));
+    let (g, body) = e.get(json!({"Bucket": "mp-bkt", "Key": "obj"})).unwrap();
+    let mut all = p1.clone();
+    all.extend_from_slice(&p2);
+    all.extend_from_slice(&p3);
+    assert_eq!(body.len(), all.len());
+    assert!(body == all);
+    assert_eq!(g["ContentType"], "x/y");
+    // a range across the part boundary
+    let start = 5 * 1024 * 1024 - 3;
+    let (_, b) = e
+        .get(json!({"Bucket": "mp-bkt", "Key": "obj", "Range": format!("bytes={start}-{}", start + 9)}))
+        .unwrap();
+    assert_eq!(b, &all[start..start + 10]);
+    let (_, b) = e
+        .get(json!({"Bucket": "mp-bkt", "Key": "obj", "Range": "bytes=-6"}))
+        .unwrap();
+    assert_eq!(b, &all[all.len() - 6..]);
+    assert_eq!(
+        code(e.call(
+            "ListParts",
+            json!({"Bucket": "mp-bkt", "Key": "obj", "UploadId": id})
+        )),
+        ("NoSuchUpload".into(), 404)
+    );
+    // parts blobs are the object's blobs: 3 files, nothing else
+    assert_eq!(e.blob_files(), 3);
+    // UploadPartCopy from the completed object
+    let up2 = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "mp-bkt", "Key": "copy"}),
+        )
+        .unwrap()["UploadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = e
+        .call(
+            "UploadPartCopy",
+            json!({"Bucket": "mp-bkt", "Key": "copy", "UploadId": up2, "PartNumber": 1, "CopySource": "mp-bkt/obj", "CopySourceRange": "bytes=0-9"}),
+        )
+        .unwrap();
+    assert_eq!(
+        c["CopyPartResult"]["ETag"],
+        format!("\"{}\"", hex(&md5(&all[..10])))
+    );
+}
+
+#[test]
+fn versioning_and_delete_markers() {
+    let e = env();
+    e.mk("v-bkt");
+    assert_eq!(
+        e.call("GetBucketVersioning", json!({"Bucket": "v-bkt"}))
+            .unwrap(),
+        json!({})
+    );
+    e.call(
+        "PutBucketVersioning",
+        json!({"Bucket": "v-bkt", "VersioningConfiguration": {"Status": "Enabled"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetBucketVersioning", json!({"Bucket": "v-bkt"}))
+            .unwrap()["Status"],
+        "Enabled"
+    );
+    let v1 = e.put("v-bkt", "k", b"one")["VersionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v2 = e.put("v-bkt", "k", b"two")["VersionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(v1, v2);
+    assert_eq!(
+        e.get(json!({"Bucket": "v-bkt", "Key": "k"})).unwrap().1,
+        b"two"
+    );
+    assert_eq!(
+        e.get(json!({"Bucket": "v-bkt", "Key": "k", "VersionId": v1}))
+            .unwrap()
+            .1,
+        b"one"
+    );
+    let d = e
+        .call("DeleteObject", json!({"Bucket": "v-bkt", "Key": "k"}))
+        .unwrap();
+    assert_eq!(d["DeleteMarker"], true);
+    let marker = d["VersionId"].as_str().unwrap().to_string();
+    assert_eq!(
+        code(e.get(json!({"Bucket": "v-bkt", "Key": "k"}))),
+        ("NoSuchKey".into(), 404)
+    );
+    assert_eq!(
+        code(e.get(json!({"Bucket": "v-bkt", "Key": "k", "VersionId": marker}))),
+        ("MethodNotAllowed".into(), 405)
+    );
+    assert_eq!(
+        code(e.get(json!({"Bucket": "v-bkt", "Key": "k", "VersionId": "nope"}))),
+        ("NoSuchVersion".into(), 404)
+    );
+    let lv = e
+        .call("ListObjectVersions", json!({"Bucket": "v-bkt"}))
+        .unwrap();
+    assert_eq!(lv["Versions"].as_array().unwrap().len(), 2);
+    assert_eq!(lv["DeleteMarkers"][0]["IsLatest"], true);
+    assert_eq!(lv["Versions"][0]["VersionId"], json!(v2));
+    // pagination with KeyMarker / VersionIdMarker
+    let p1 = e
+        .call(
+            "ListObjectVersions",
+            json!({"Bucket": "v-bkt", "MaxKeys": 2}),
+        )
+        .unwrap();
+    assert_eq!(p1["IsTruncated"], true);
+    let p2 = e
+        .call(
+            "ListObjectVersions",
+            json!({"Bucket": "v-bkt", "KeyMarker": p1["NextKeyMarker"], "VersionIdMarker": p1["NextVersionIdMarker"]}),
+        )
+        .unwrap();
+    assert_eq!(p2["Versions"][0]["VersionId"], json!(v1));
+    // the key is hidden from listings but the bucket is not empty
+    assert!(e
+        .call("ListObjectsV2", json!({"Bucket": "v-bkt"}))
+        .unwrap()
+        .get("Contents")
+        .is_none());
+    assert_eq!(
+        code(e.call("DeleteBucket", json!({"Bucket": "v-bkt"}))),
+        ("BucketNotEmpty".into(), 409)
+    );
+    // removing the marker restores the object
+    let d = e
+        .call(
+            "DeleteObject",
+            json!({"Bucket": "v-bkt", "Key": "k", "VersionId": marker}),
+        )
+        .unwrap();
+    assert_eq!(d["DeleteMarker"], true);
+    assert_eq!(
+        e.get(json!({"Bucket": "v-bkt", "Key": "k"})).unwrap().1,
+        b"two"
+    );
+    // suspended: puts write the null version, replacing it
+    e.call(
+        "PutBucketVersioning",
+        json!({"Bucket": "v-bkt", "VersioningConfiguration": {"Status": "Suspended"}}),
+    )
+    .unwrap();
+    assert_eq!(e.put("v-bkt", "k", b"n1")["VersionId"], "null");
+    assert_eq!(e.put("v-bkt", "k", b"n2")["VersionId"], "null");
+    let lv = e
+        .call("ListObjectVersions", json!({"Bucket": "v-bkt"}))
+        .unwrap();
+    assert_eq!(lv["Versions"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        e.get(json!({"Bucket": "v-bkt", "Key": "k", "VersionId": "null"}))
+            .unwrap()
+            .1,
+        b"n2"
+    );
+    for v in [&v1, &v2, &"null".to_string()] {
+        e.call(
+            "DeleteObject",
+            json!({"Bucket": "v-bkt", "Key": "k", "VersionId": v}),
+        )
+        .unwrap();
+    }
+    assert_eq!(e.blob_files(), 0);
+    e.call("DeleteBucket", json!({"Bucket": "v-bkt"})).unwrap();
+}
+
+#[test]
+fn delete_objects_and_copy() {
+    let e = env();
+    e.mk("d-bkt");
+    e.put("d-bkt", "a", b"A");
+    e.put("d-bkt", "b", b"B");
+    let o = e
+        .call(
+            "DeleteObjects",
+            json!({"Bucket": "d-bkt", "Delete": {"Objects": [{"Key": "a"}, {"Key": "zz"}]}}),
+        )
+        .unwrap();
+    assert_eq!(o["Deleted"], json!([{"Key": "a"}, {"Key": "zz"}]));
+    let o = e
+        .call(
+            "DeleteObjects",
+            json!({"Bucket": "d-bkt", "Delete": {"Objects": [{"Key": "a"}], "Quiet": true}}),
+        )
+        .unwrap();
+    assert_eq!(o, json!({}));
+    let c = e
+        .call(
+            "CopyObject",
+            json!({"Bucket": "d-bkt", "Key": "c", "CopySource": "/d-bkt/b"}),
+        )
+        .unwrap();
+    assert_eq!(
+        c["CopyObjectResult"]["ETag"],
+        format!("\"{}\"", hex(&md5(b"B")))
+    );
+    assert_eq!(
+        e.get(json!({"Bucket": "d-bkt", "Key": "c"})).unwrap().1,
+        b"B"
+    );
+    e.call(
+        "CopyObject",
+        json!({"Bucket": "d-bkt", "Key": "c", "CopySource": "d-bkt/c", "MetadataDirective": "REPLACE", "Metadata": {"m": "1"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.get(json!({"Bucket": "d-bkt", "Key": "c"})).unwrap().0["Metadata"],
+        json!({"m": "1"})
+    );
+    assert_eq!(
+        code(e.call(
+            "CopyObject",
+            json!({"Bucket": "d-bkt", "Key": "c", "CopySource": "d-bkt/c"})
+        )),
+        ("InvalidRequest".into(), 400)
+    );
+    assert_eq!(
+        code(e.call(
+            "CopyObject",
+            json!({"Bucket": "d-bkt", "Key": "x", "CopySource": "d-bkt/nope"})
+        )),
+        ("NoSuchKey".into(), 404)
+    );
+}
+
+#[test]
+fn tagging_and_bucket_config() {
+    let e = env();
+    e.mk("t-bkt");
+    e.put("t-bkt", "k", b"1");
+    e.call(
+        "PutObjectTagging",
+        json!({"Bucket": "t-bkt", "Key": "k", "Tagging": {"TagSet": [{"Key": "x", "Value": "y"}]}}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetObjectTagging", json!({"Bucket": "t-bkt", "Key": "k"}))
+            .unwrap()["TagSet"],
+        json!([{"Key": "x", "Value": "y"}])
+    );
+    e.call(
+        "DeleteObjectTagging",
+        json!({"Bucket": "t-bkt", "Key": "k"}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetObjectTagging", json!({"Bucket": "t-bkt", "Key": "k"}))
+            .unwrap()["TagSet"],
+        json!([])
+    );
+    assert_eq!(
+        code(e.call("GetBucketTagging", json!({"Bucket": "t-bkt"}))),
+        ("NoSuchTagSet".into(), 404)
+    );
+    e.call(
+        "PutBucketTagging",
+        json!({"Bucket": "t-bkt", "Tagging": {"TagSet": [{"Key": "env", "Value": "dev"}]}}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetBucketTagging", json!({"Bucket": "t-bkt"}))
+            .unwrap()["TagSet"],
+        json!([{"Key": "env", "Value": "dev"}])
+    );
+    assert_eq!(
+        code(e.call("PutBucketTagging", json!({"Bucket": "t-bkt", "Tagging": {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}}))),
+        ("InvalidTag".into(), 400)
+    );
+    e.call("DeleteBucketTagging", json!({"Bucket": "t-bkt"}))
+        .unwrap();
+    assert_eq!(
+        code(e.call("GetBucketTagging", json!({"Bucket": "t-bkt"}))),
+        ("NoSuchTagSet".into(), 404)
+    );
+    // stored configurations
+    let cases = [
+        (
+            "PutPublicAccessBlock",
+            "GetPublicAccessBlock",
+            "DeletePublicAccessBlock",
+            "PublicAccessBlockConfiguration",
+            json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": false}),
+            "NoSuchPublicAccessBlockConfiguration",
+        ),
+        (
+            "PutBucketOwnershipControls",
+            "GetBucketOwnershipControls",
+            "DeleteBucketOwnershipControls",
+            "OwnershipControls",
+            json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+            "OwnershipControlsNotFoundError",
+        ),
+        (
+            "PutBucketEncryption",
+            "GetBucketEncryption",
+            "DeleteBucketEncryption",
+            "ServerSideEncryptionConfiguration",
+            json!({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/k"}, "BucketKeyEnabled": true}]}),
+            "ServerSideEncryptionConfigurationNotFoundError",
+        ),
+    ];
+    for (put, get, del, member, v, missing) in cases {
+        assert_eq!(
+            code(e.call(get, json!({"Bucket": "t-bkt"}))),
+            (missing.to_string(), 404)
+        );
+        e.call(put, json!({"Bucket": "t-bkt", member: v})).unwrap();
+        assert_eq!(e.call(get, json!({"Bucket": "t-bkt"})).unwrap()[member], v);
+        if member == "ServerSideEncryptionConfiguration" {
+            // objects would not be encrypted yet: refuse rather than store plaintext
+            let r = e.stream(
+                "PutObject",
+                json!({"Bucket": "t-bkt", "Key": "enc"}),
+                b"secret",
+            );
+            assert_eq!(code(r), ("NotImplemented".into(), 501));
+            assert!(e.s3.obj("t-bkt", "enc").unwrap().is_none());
+        }
+        e.call(del, json!({"Bucket": "t-bkt"})).unwrap();
+        assert_eq!(
+            code(e.call(get, json!({"Bucket": "t-bkt"}))),
+            (missing.to_string(), 404)
+        );
+    }
+    let lc = json!({"Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}}]});
+    assert_eq!(
+        code(e.call(
+            "GetBucketLifecycleConfiguration",
+            json!({"Bucket": "t-bkt"})
+        )),
+        ("NoSuchLifecycleConfiguration".into(), 404)
+    );
+    e.call(
+        "PutBucketLifecycleConfiguration",
+        json!({"Bucket": "t-bkt", "LifecycleConfiguration": lc}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call(
+            "GetBucketLifecycleConfiguration",
+            json!({"Bucket": "t-bkt"})
+        )
+        .unwrap()["Rules"],
+        lc["Rules"]
+    );
+    let cors = json!({"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]});
+    assert_eq!(
+        code(e.call("GetBucketCors", json!({"Bucket": "t-bkt"}))),
+        ("NoSuchCORSConfiguration".into(), 404)
+    );
+    e.call(
+        "PutBucketCors",
+        json!({"Bucket": "t-bkt", "CORSConfiguration": cors}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetBucketCors", json!({"Bucket": "t-bkt"})).unwrap()["CORSRules"],
+        cors["CORSRules"]
+    );
+}
+
+#[test]
+fn bucket_policy_round_trip_and_targets() {
+    let e = env();
+    e.mk("p-bkt");
+    assert_eq!(
+        code(e.call("GetBucketPolicy", json!({"Bucket": "p-bkt"}))),
+        ("NoSuchBucketPolicy".into(), 404)
+    );
+    let r = e.call(
+        "PutBucketPolicy",
+        json!({"Bucket": "p-bkt", "Policy": "not json"}),
+    );
+    assert_eq!(code(r), ("MalformedPolicy".into(), 400));
+    let r = e.call("PutBucketPolicy", json!({"Bucket": "p-bkt", "Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::p-bkt/*\"}]}"}));
+    let err = r.unwrap_err();
+    assert_eq!(err.code, "MalformedPolicy");
+    assert!(!err.message.is_empty());
+    let pol = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::p-bkt/*"}]}"#;
+    e.call("PutBucketPolicy", json!({"Bucket": "p-bkt", "Policy": pol}))
+        .unwrap();
+    assert_eq!(
+        e.call("GetBucketPolicy", json!({"Bucket": "p-bkt"}))
+            .unwrap()["Policy"],
+        pol
+    );
+    let t =
+        e.s3.targets(
+            &e.ctx(),
+            "GetObject",
+            &json!({"Bucket": "p-bkt", "Key": "a/b"}),
+        )
+        .unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].action, "s3:GetObject");
+    assert_eq!(t[0].resource, "arn:aws:s3:::p-bkt/a/b");
+    assert_eq!(t[0].resource_account.as_deref(), Some(ACCT));
+    assert_eq!(
+        t[0].resource_policy.as_ref().unwrap().0,
+        "arn:aws:s3:::p-bkt (bucket policy)"
+    );
+    let t =
+        e.s3.targets(
+            &e.ctx(),
+            "GetObject",
+            &json!({"Bucket": "p-bkt", "Key": "k", "VersionId": "v"}),
+        )
+        .unwrap();
+    assert_eq!(t[0].action, "s3:GetObjectVersion");
+    let t =
+        e.s3.targets(
+            &e.ctx(),
+            "ListObjectsV2",
+            &json!({"Bucket": "p-bkt", "Prefix": "x/", "MaxKeys": 5}),
+        )
+        .unwrap();
+    assert_eq!(t[0].action, "s3:ListBucket");
+    assert_eq!(t[0].resource, "arn:aws:s3:::p-bkt");
+    assert!(t[0]
+        .context
+        .contains(&("s3:prefix".into(), vec!["x/".into()])));
+    assert!(t[0]
+        .context
+        .contains(&("s3:max-keys".into(), vec!["5".into()])));
+    let t = e.s3.targets(&e.ctx(), "ListBuckets", &json!({})).unwrap();
+    assert_eq!(
+        (t[0].action.as_str(), t[0].resource.as_str()),
+        ("s3:ListAllMyBuckets", "*")
+    );
+    let t = e
+        .s3
+        .targets(&e.ctx(), "DeleteObjects", &json!({"Bucket": "p-bkt", "Delete": {"Objects": [{"Key": "a"}, {"Key": "b", "VersionId": "1"}]}}))
+        .unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[1].action, "s3:DeleteObjectVersion");
+    let t =
+        e.s3.targets(
+            &e.ctx(),
+            "CopyObject",
+            &json!({"Bucket": "p-bkt", "Key": "dst", "CopySource": "p-bkt/src"}),
+        )
+        .unwrap();
+    assert_eq!(
+        t.iter().map(|t| t.action.as_str()).collect::<Vec<_>>(),
+        ["s3:PutObject", "s3:GetObject"]
+    );
+    assert_eq!(
+        super::authz::action_for("PutBucketEncryption", false),
+        Some("s3:PutEncryptionConfiguration")
+    );
+    e.call("DeleteBucketPolicy", json!({"Bucket": "p-bkt"}))
+        .unwrap();
+    let t =
+        e.s3.targets(
+            &e.ctx(),
+            "GetObject",
+            &json!({"Bucket": "p-bkt", "Key": "k"}),
+        )
+        .unwrap();
+    assert!(t[0].resource_policy.is_none());
+}
+
+#[test]
+fn reopen_sweeps_orphans_and_keeps_objects() {
+    let e = env();
+    e.mk("r-bkt");
+    e.put("r-bkt", "k", b"kept");
+    // an orphan blob (crash after the blob was durable, before the row)
+    let orphan = e
+        .dir
+        .path()
+        .join("blobs/ff/ee/ffee0000000000000000000000000000");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"orphan").unwrap();
+    std::fs::write(e.dir.path().join("blobs/tmp/partial"), b"p").unwrap();
+    assert_eq!(e.blob_files(), 2);
+    let s3 = S3::open(&e.store, e.dir.path()).unwrap();
+    assert!(!orphan.exists());
+    assert_eq!(e.blob_files(), 1);
+    assert_eq!(e.tmp_files(), 0);
+    let r = s3
+        .call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "r-bkt", "Key": "k"}),
+            None,
+        )
+        .unwrap();
+    let mut b = Vec::new();
+    r.body.unwrap().reader.read_to_end(&mut b).unwrap();
+    assert_eq!(b, b"kept");
+}
+
+#[test]
+fn outputs_serialize_with_the_s3_model() {
+    let e = env();
+    e.mk("w-bkt");
+    e.put("w-bkt", "k", b"abc");
+    let m = ironsage_model::model("s3").unwrap();
+    let op = m.operation("ListObjectsV2").unwrap();
+    let out = e.call("ListObjectsV2", json!({"Bucket": "w-bkt"})).unwrap();
+    let r = ironsage_wire::serialize_output(m, op, &out, "rid");
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.contains("<Key>k</Key>"), "{body}");
+    assert!(
+        body.contains("<ETag>&quot;900150983cd24fb0d6963f7d28e17f72&quot;</ETag>")
+            || body.contains("<ETag>\"900150983cd24fb0d6963f7d28e17f72\"</ETag>"),
+        "{body}"
+    );
+    let op = m.operation("GetObject").unwrap();
+    let g =
+        e.s3.call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "w-bkt", "Key": "k", "Range": "bytes=0-1"}),
+            None,
+        )
+        .unwrap();
+    let r = ironsage_wire::serialize_output(m, op, &g.output, "rid");
+    assert_eq!(r.header("Content-Range"), Some("bytes 0-1/3"));
+    assert_eq!(r.header("Content-Length"), Some("2"));
+    assert_eq!(
+        r.header("ETag"),
+        Some("\"900150983cd24fb0d6963f7d28e17f72\"")
+    );
+    assert!(r.header("Last-Modified").is_some());
+}
