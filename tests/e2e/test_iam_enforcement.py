@@ -127,3 +127,28 @@ def test_explain_names_the_deciding_statement(server):
         time.sleep(0.1)
     assert "DENY" in out and "iam:GetUser" in out
     assert "NoUsers" in out
+
+
+def test_simulation_agrees_with_enforcement(server):
+    policy = doc(
+        {"Sid": "Read", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+        {"Sid": "NotRoles", "Effect": "Deny", "Action": "iam:ListRoles", "Resource": "*"},
+    )
+    env, _ = make_user(server, "simulated", policy)
+    arn = f"arn:aws:iam::{ACCOUNT}:user/simulated"
+    cases = [
+        ("iam:GetUser", ["iam", "get-user", "--user-name", "simulated"], "allowed"),
+        ("iam:ListUsers", ["iam", "list-users"], "allowed"),
+        ("iam:ListRoles", ["iam", "list-roles"], "explicitDeny"),
+        ("iam:CreateGroup", ["iam", "create-group", "--group-name", "sim-group"], "implicitDeny"),
+    ]
+    _, out, _ = server.aws("iam", "simulate-principal-policy", "--policy-source-arn", arn, "--action-names", *[c[0] for c in cases])
+    decisions = {r["EvalActionName"]: r for r in out["EvaluationResults"]}
+    for action, cmd, expected in cases:
+        assert decisions[action]["EvalDecision"] == expected, action
+        rc, _, err = server.aws(*cmd, env=env, check=False)
+        assert (rc == 0) == (expected == "allowed"), (action, err)
+    deny_match = decisions["iam:ListRoles"]["MatchedStatements"]
+    assert deny_match and deny_match[0]["SourcePolicyType"] == "user"
+    _, keys, _ = server.aws("iam", "get-context-keys-for-custom-policy", "--policy-input-list", json.dumps(doc(allow("s3:GetObject", Condition={"StringEquals": {"aws:SourceVpce": "vpce-1"}}))))
+    assert keys["ContextKeyNames"] == ["aws:SourceVpce"]

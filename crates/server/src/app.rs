@@ -8,6 +8,10 @@ use std::time::Instant;
 use ironsage_services::accounts::{Account, Accounts, Bootstrap};
 use ironsage_services::credentials::{AccessKey, Credentials};
 use ironsage_services::iam::Iam;
+use ironsage_services::kms::Kms;
+use ironsage_services::organizations::Organizations;
+use ironsage_services::s3::S3;
+use ironsage_services::ssm::Ssm;
 use ironsage_services::sts::Sts;
 use ironsage_services::{AwsError, Service};
 use ironsage_store::{Durability, Store};
@@ -36,6 +40,10 @@ pub struct App {
     pub accounts: Accounts,
     /// IAM (also consulted by the authorizer).
     pub iam: Arc<Iam>,
+    /// KMS (also used by S3 and SSM for envelope encryption).
+    pub kms: Arc<Kms>,
+    /// Organizations (service control policies for the authorizer).
+    pub organizations: Arc<Organizations>,
     /// Implemented services by botocore name.
     pub services: HashMap<&'static str, Arc<dyn Service>>,
     /// The management account.
@@ -84,9 +92,16 @@ impl App {
         let (management, root_key) = accounts.ensure_management(&credentials, &config.bootstrap)?;
         let iam = Arc::new(Iam::open(&store, Arc::clone(&credentials))?);
         let sts = Arc::new(Sts::new(Arc::clone(&credentials), Arc::clone(&iam)));
+        let kms = Arc::new(Kms::open(&store, &config.data_dir)?);
         let mut services: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
         services.insert("iam", iam.clone());
         services.insert("sts", sts);
+        services.insert("kms", kms.clone());
+        let organizations = Arc::new(Organizations::open(&store, Arc::clone(&iam)));
+        services.insert("organizations", organizations.clone());
+        services.insert("ssm", Arc::new(Ssm::open(&store, Arc::clone(&kms))?));
+        let s3 = S3::open(&store, &config.data_dir).map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
+        services.insert("s3", Arc::new(s3));
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
         let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);
         Ok(Arc::new(App {
@@ -94,6 +109,8 @@ impl App {
             credentials,
             accounts,
             iam,
+            kms,
+            organizations,
             services,
             management,
             root_key,

@@ -176,6 +176,9 @@ fn context_for(
     let principal_arn = caller.role_arn().unwrap_or_else(|| caller.arn());
     cx.insert("aws:PrincipalArn", principal_arn);
     cx.insert("aws:PrincipalAccount", caller.account.clone());
+    if let Some(org) = app.organizations.organization_of(&caller.account) {
+        cx.insert("aws:PrincipalOrgID", org);
+    }
     cx.insert("aws:userid", caller.userid());
     if let Some(u) = caller.username() {
         cx.insert("aws:username", u.to_string());
@@ -230,6 +233,9 @@ pub fn authorize(
     }
     let principal = principal_of(caller);
     let pols = app.iam.principal_policies(caller)?;
+    // Service control policies bound every principal of a member account
+    // (the management account is exempt: its chain is empty).
+    let scps = app.organizations.scp_chain(&caller.account)?;
     // Session policies (inline and managed) narrow a role session.
     let mut session_docs: Vec<(String, Arc<policy::Policy>)> = Vec::new();
     if let Some(sess) = &caller.session {
@@ -276,7 +282,10 @@ pub fn authorize(
                 .iter()
                 .map(|(id, p)| policy::PolicyRef { id, policy: p })
                 .collect(),
-            scps: Vec::new(),
+            scps: scps
+                .iter()
+                .map(|level| level.iter().map(|(id, p)| policy::PolicyRef { id, policy: p }).collect())
+                .collect(),
             endpoint: None,
         };
         // The hot path decides without building explanations; a denial (or
