@@ -184,14 +184,13 @@ fn validate_config(member: &str, v: &Value) -> Result<(), AwsError> {
                 return Err(super::malformed_xml());
             }
         }
-        "LifecycleConfiguration" => {
+        "LifecycleConfiguration"
             if !v
                 .get("Rules")
                 .and_then(Value::as_array)
-                .is_some_and(|r| !r.is_empty() && r.len() <= 1000)
-            {
-                return Err(super::malformed_xml());
-            }
+                .is_some_and(|r| !r.is_empty() && r.len() <= 1000) =>
+        {
+            return Err(super::malformed_xml());
         }
         _ => {}
     }
