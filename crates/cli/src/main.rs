@@ -136,7 +136,9 @@ fn write_client_files(dir: &Path, key: &AccessKey, region: &str) -> Result<()> {
     )?;
     write_private(
         &dir.join("config"),
-        &format!("[profile {PROFILE}]\nregion = {region}\noutput = json\n"),
+        // S3 presigned URLs: SigV4 (botocore's default for S3 presigning is
+        // still the legacy SigV2 query form, which ironsage does not accept).
+        &format!("[profile {PROFILE}]\nregion = {region}\noutput = json\ns3 =\n    signature_version = s3v4\n"),
     )?;
     Ok(())
 }
