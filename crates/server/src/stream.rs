@@ -194,11 +194,11 @@ fn has_streaming_input(
     let Some(payload) = input.payload.as_deref() else {
         return false;
     };
+    // The streaming trait sits on the member (S3's `Body`) or on its shape.
     input
         .members
         .get(payload)
-        .and_then(|m| model.shape(&m.shape))
-        .is_some_and(|s| s.streaming)
+        .is_some_and(|m| m.streaming || model.shape(&m.shape).is_some_and(|s| s.streaming))
 }
 
 /// Whether the request's operation has a streaming input payload (resolved
@@ -258,6 +258,10 @@ async fn dispatch(
     match result {
         Ok(reply) => {
             let mut resp = wire::serialize_output(model, op, &reply.output, &request_id);
+            // A ranged read answers 206; the model has no status member for it.
+            if resp.status == 200 && reply.output.get("ContentRange").is_some() {
+                resp.status = 206;
+            }
             match reply.body {
                 Some(b) => {
                     resp.headers
@@ -276,7 +280,9 @@ async fn dispatch(
             // A body the pump rejected explains the failure better than the
             // handler's read error.
             let e = fault.lock().ok().and_then(|mut f| f.take()).unwrap_or(e);
-            to_http(wire::serialize_error(info, &e, &request_id, is_head))
+            // 304 Not Modified never carries a body.
+            let no_body = is_head || e.status == 304;
+            to_http(wire::serialize_error(info, &e, &request_id, no_body))
         }
     }
 }
@@ -303,12 +309,12 @@ pub async fn handle_streaming(
             | sigv4::PayloadHash::StreamingSignedTrailer
             | sigv4::PayloadHash::StreamingUnsignedTrailer
     );
+    let decoded_len = parts
+        .headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let decoder = chunked.then(|| {
-        let decoded_len = parts
-            .headers
-            .get("x-amz-decoded-content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
         sigv4::ChunkedDecoder::new(
             mode.clone(),
             Some(authn.signing_key.clone()),
@@ -320,7 +326,7 @@ pub async fn handle_streaming(
     });
     let fault: BodyFault = Arc::new(Mutex::new(None));
     if streams_input {
-        let prepared = match prepare(
+        let mut prepared = match prepare(
             &app,
             &parts,
             &head,
@@ -332,6 +338,16 @@ pub async fn handle_streaming(
             Ok(p) => p,
             Err(r) => return to_http(r),
         };
+        if chunked {
+            // Content-Length counts the aws-chunked framing; the object's
+            // length is the decoded one.
+            if let Some(obj) = prepared.input.as_object_mut() {
+                match decoded_len {
+                    Some(n) => obj.insert("ContentLength".to_string(), serde_json::json!(n)),
+                    None => obj.remove("ContentLength"),
+                };
+            }
+        }
         let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
         tokio::spawn(pump(body, tx, mode, decoder, Arc::clone(&fault)));
         let reader: BodyReader = Box::new(ChannelReader {

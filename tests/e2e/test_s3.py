@@ -1,0 +1,171 @@
+"""Issue 4 (S3 part): the stock aws CLI's s3 commands and boto3's own transfer
+behaviours against real bytes on disk."""
+
+import hashlib
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import botocore.exceptions
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from conftest import ACCOUNT
+from test_foundation import make_user
+
+
+def write(path, size, seed=1):
+    import random
+
+    r = random.Random(seed)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(r.randbytes(n))
+            left -= n
+    return path
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def test_cli_s3_commands(server, tmp_path):
+    server.aws("s3", "mb", "s3://cli-bucket")
+    src = tmp_path / "src"
+    (src / "x" / "y").mkdir(parents=True)
+    write(src / "small.bin", 1000)
+    write(src / "x" / "mid.bin", 3_000_000, 2)
+    write(src / "x" / "y" / "multi.bin", 20_000_000, 3)  # above the CLI's 8 MiB multipart threshold
+    # sync compares sizes and whole-second times (as S3 records them): files
+    # written in the same second as their upload would look newer.
+    past = time.time() - 3600
+    for p in src.rglob("*.bin"):
+        os.utime(p, (past, past))
+    server.aws("s3", "cp", str(src), "s3://cli-bucket/up/", "--recursive", "--no-progress")
+    _, out, _ = server.aws("s3", "ls", "s3://cli-bucket/up/", "--recursive")
+    listed = sorted(line.split()[-1] for line in out.splitlines())
+    assert listed == ["up/small.bin", "up/x/mid.bin", "up/x/y/multi.bin"]
+    down = tmp_path / "down"
+    server.aws("s3", "cp", "s3://cli-bucket/up/", str(down), "--recursive", "--no-progress")
+    for rel in ["small.bin", "x/mid.bin", "x/y/multi.bin"]:
+        assert sha(down / rel) == sha(src / rel)
+    # Multipart ETag as AWS computes it.
+    _, head, _ = server.aws("s3api", "head-object", "--bucket", "cli-bucket", "--key", "up/x/y/multi.bin")
+    assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == 20_000_000
+    # sync uploads only what changed.
+    _, out, _ = server.aws("s3", "sync", str(src), "s3://cli-bucket/up/", "--no-progress")
+    assert not (out or "").strip()
+    write(src / "small.bin", 1001, 9)
+    _, out, _ = server.aws("s3", "sync", str(src), "s3://cli-bucket/up/", "--no-progress")
+    assert "small.bin" in out and "mid.bin" not in out
+    # presign: a plain HTTP GET returns the bytes.
+    _, url, _ = server.aws("s3", "presign", "s3://cli-bucket/up/x/mid.bin", "--expires-in", "60")
+    with urllib.request.urlopen(url.strip(), timeout=30) as r:
+        assert hashlib.sha256(r.read()).hexdigest() == sha(src / "x" / "mid.bin")
+    rc, _, err = server.aws("s3", "rb", "s3://cli-bucket", check=False)
+    assert rc != 0 and "BucketNotEmpty" in err
+    server.aws("s3", "rm", "s3://cli-bucket/up/x", "--recursive")
+    _, out, _ = server.aws("s3", "ls", "s3://cli-bucket/up/", "--recursive")
+    assert [line.split()[-1] for line in out.splitlines()] == ["up/small.bin"]
+    server.aws("s3", "rb", "s3://cli-bucket", "--force")
+    rc, _, err = server.aws("s3api", "head-bucket", "--bucket", "cli-bucket", check=False)
+    assert rc != 0 and "404" in err
+
+
+def test_boto3_transfers_and_paginator(server, tmp_path):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="boto-bucket")
+    big = write(tmp_path / "big.bin", 40_000_000, 4)
+    cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, max_concurrency=4)
+    s3.upload_file(str(big), "boto-bucket", "model/big.bin", Config=cfg)
+    s3.download_file("boto-bucket", "model/big.bin", str(tmp_path / "back.bin"), Config=cfg)
+    assert sha(tmp_path / "back.bin") == sha(big)
+    got = s3.get_object(Bucket="boto-bucket", Key="model/big.bin", Range="bytes=10-19")
+    with open(big, "rb") as f:
+        f.seek(10)
+        assert got["Body"].read() == f.read(10)
+    assert got["ContentRange"] == "bytes 10-19/40000000"
+    for i in range(5000):
+        s3.put_object(Bucket="boto-bucket", Key=f"many/{i:05d}", Body=b"x")
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="boto-bucket", Prefix="many/", PaginationConfig={"PageSize": 1000}):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    assert keys == [f"many/{i:05d}" for i in range(5000)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="boto-bucket", Key="nope")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_s3_permissions_enforced(server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="guarded-bucket")
+    s3.put_object(Bucket="guarded-bucket", Key="k", Body=b"data")
+    _, k = make_user(server, "s3reader", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    user = server.client("s3", ak=k["AccessKeyId"], sk=k["SecretAccessKey"])
+    assert user.get_object(Bucket="guarded-bucket", Key="k")["Body"].read() == b"data"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user.put_object(Bucket="guarded-bucket", Key="k2", Body=b"x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert (
+        f'User: arn:aws:iam::{ACCOUNT}:user/s3reader is not authorized to perform: s3:PutObject on resource: '
+        f'"arn:aws:s3:::guarded-bucket/k2" because no identity-based policy allows the s3:PutObject action'
+    ) in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket="guarded-bucket", Key="k2")
+
+
+def test_aws_chunked_unsigned_trailer_upload(server):
+    """The framing botocore uses over https: aws-chunked with a CRC32 trailer."""
+    import base64
+    import zlib
+
+    from botocore.auth import SigV4Auth as S3SigV4Auth  # keeps the declared x-amz-content-sha256
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from conftest import REGION, ROOT_AK, ROOT_SK
+
+    server.client("s3").create_bucket(Bucket="chunked-bucket")
+    data = bytes(range(256)) * 1000  # 256,000 bytes
+    chunks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    body = b"".join(b"%x\r\n" % len(c) + c + b"\r\n" for c in chunks) + b"0\r\nx-amz-checksum-crc32:" + crc.encode() + b"\r\n\r\n"
+    headers = {
+        "Content-Encoding": "aws-chunked",
+        "X-Amz-Content-SHA256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "X-Amz-Trailer": "x-amz-checksum-crc32",
+        "X-Amz-Decoded-Content-Length": str(len(data)),
+        "Content-Length": str(len(body)),
+    }
+    url = f"{server.url}/chunked-bucket/obj"
+    req = AWSRequest(method="PUT", url=url, data=body, headers=headers)
+    S3SigV4Auth(Credentials(ROOT_AK, ROOT_SK), "s3", REGION).add_auth(req)
+    r = urllib.request.Request(url, data=body, method="PUT", headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            assert resp.status == 200
+    except urllib.error.HTTPError as e:
+        raise AssertionError(e.read()) from e
+    got = server.client("s3").get_object(Bucket="chunked-bucket", Key="obj")
+    assert got["ContentLength"] == len(data)
+    assert got["Body"].read() == data
+    # A tampered frame (declared length longer than the data) is refused and stores nothing.
+    bad = body.replace(b"10000\r\n", b"10001\r\n", 1)
+    req = AWSRequest(method="PUT", url=f"{server.url}/chunked-bucket/bad", data=bad, headers={**headers, "Content-Length": str(len(bad))})
+    S3SigV4Auth(Credentials(ROOT_AK, ROOT_SK), "s3", REGION).add_auth(req)
+    r = urllib.request.Request(f"{server.url}/chunked-bucket/bad", data=bad, method="PUT", headers=dict(req.headers.items()))
+    try:
+        urllib.request.urlopen(r, timeout=30)
+        raise AssertionError("tampered chunked body accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+    with pytest.raises(botocore.exceptions.ClientError):
+        server.client("s3").head_object(Bucket="chunked-bucket", Key="bad")
