@@ -169,3 +169,16 @@ def test_aws_chunked_unsigned_trailer_upload(server):
         assert e.code == 400
     with pytest.raises(botocore.exceptions.ClientError):
         server.client("s3").head_object(Bucket="chunked-bucket", Key="bad")
+    # A trailing CRC32 that does not match the data: BadDigest, nothing stored.
+    wrong = base64.b64encode((zlib.crc32(data) ^ 1).to_bytes(4, "big")).decode()
+    bad = body.replace(crc.encode(), wrong.encode())
+    req = AWSRequest(method="PUT", url=f"{server.url}/chunked-bucket/badsum", data=bad, headers=headers)
+    S3SigV4Auth(Credentials(ROOT_AK, ROOT_SK), "s3", REGION).add_auth(req)
+    r = urllib.request.Request(f"{server.url}/chunked-bucket/badsum", data=bad, method="PUT", headers=dict(req.headers.items()))
+    try:
+        urllib.request.urlopen(r, timeout=30)
+        raise AssertionError("bad trailing checksum accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400 and b"BadDigest" in e.read()
+    with pytest.raises(botocore.exceptions.ClientError):
+        server.client("s3").head_object(Bucket="chunked-bucket", Key="badsum")

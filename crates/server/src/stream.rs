@@ -123,9 +123,13 @@ async fn pump(
     tx: mpsc::Sender<Chunk>,
     mode: sigv4::PayloadHash,
     mut decoder: Option<sigv4::ChunkedDecoder>,
+    trailer: Option<String>,
     fault: BodyFault,
 ) {
     let mut hasher = matches!(mode, sigv4::PayloadHash::Hex(_)).then(Sha256::new);
+    // A checksum announced in `x-amz-trailer` is verified here, before the
+    // handler sees the end of the body, so a mismatch stores nothing.
+    let mut trailer_sum = trailer.as_deref().and_then(TrailerSum::for_header);
     let fail = |err: AwsError| {
         if let Ok(mut f) = fault.lock() {
             *f = Some(err);
@@ -159,16 +163,30 @@ async fn pump(
         if let Some(h) = hasher.as_mut() {
             h.update(&out);
         }
+        if let Some(t) = trailer_sum.as_mut() {
+            t.update(&out);
+        }
         if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
             return; // handler stopped reading
         }
     }
     if let Some(d) = decoder {
-        if let Err(e) = d.finish() {
-            let (code, message, status) = e.aws_error(true);
-            fail(AwsError::new(code, message, status));
-            let _ = tx.send(Err(io_error("aws-chunked body rejected"))).await;
-            return;
+        match d.finish() {
+            Ok(trailers) => {
+                if let Some(t) = trailer_sum {
+                    if let Err(err) = t.check(&trailers) {
+                        fail(err);
+                        let _ = tx.send(Err(io_error("trailing checksum mismatch"))).await;
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let (code, message, status) = e.aws_error(true);
+                fail(AwsError::new(code, message, status));
+                let _ = tx.send(Err(io_error("aws-chunked body rejected"))).await;
+                return;
+            }
         }
     }
     if let (Some(h), sigv4::PayloadHash::Hex(declared)) = (hasher, &mode) {
@@ -180,6 +198,69 @@ async fn pump(
                 400,
             ));
             let _ = tx.send(Err(io_error("payload hash mismatch"))).await;
+        }
+    }
+}
+
+/// A trailing checksum being computed over the decoded body.
+enum TrailerSum {
+    Crc(
+        &'static str,
+        &'static str,
+        ironsage_services::s3::hash::Crc32,
+    ),
+    Sha256(Sha256),
+}
+
+impl TrailerSum {
+    fn for_header(name: &str) -> Option<TrailerSum> {
+        use ironsage_services::s3::hash::Crc32;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-amz-checksum-crc32" => Some(TrailerSum::Crc(
+                "x-amz-checksum-crc32",
+                "CRC32",
+                Crc32::ieee(),
+            )),
+            "x-amz-checksum-crc32c" => Some(TrailerSum::Crc(
+                "x-amz-checksum-crc32c",
+                "CRC32C",
+                Crc32::castagnoli(),
+            )),
+            "x-amz-checksum-sha256" => Some(TrailerSum::Sha256(Sha256::new())),
+            _ => None,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            TrailerSum::Crc(_, _, c) => c.update(data),
+            TrailerSum::Sha256(h) => h.update(data),
+        }
+    }
+
+    fn check(self, trailers: &[(String, String)]) -> Result<(), AwsError> {
+        use base64::Engine;
+        let (header, algo, computed) = match self {
+            TrailerSum::Crc(h, a, c) => (h, a, c.finish().to_vec()),
+            TrailerSum::Sha256(h) => ("x-amz-checksum-sha256", "SHA256", h.finalize().to_vec()),
+        };
+        let computed = base64::engine::general_purpose::STANDARD.encode(computed);
+        let sent = trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(header))
+            .map(|(_, v)| v.trim());
+        match sent {
+            Some(v) if v == computed => Ok(()),
+            Some(_) => Err(AwsError::new(
+                "BadDigest",
+                format!("The {algo} you specified did not match the calculated checksum."),
+                400,
+            )),
+            None => Err(AwsError::new(
+                "InvalidRequest",
+                format!("The request announced the trailer {header} but did not send it."),
+                400,
+            )),
         }
     }
 }
@@ -324,6 +405,11 @@ pub async fn handle_streaming(
         )
         .with_decoded_content_length(decoded_len)
     });
+    let trailer = parts
+        .headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let fault: BodyFault = Arc::new(Mutex::new(None));
     if streams_input {
         let mut prepared = match prepare(
@@ -349,7 +435,14 @@ pub async fn handle_streaming(
             }
         }
         let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-        tokio::spawn(pump(body, tx, mode, decoder, Arc::clone(&fault)));
+        tokio::spawn(pump(
+            body,
+            tx,
+            mode,
+            decoder,
+            trailer.clone(),
+            Arc::clone(&fault),
+        ));
         let reader: BodyReader = Box::new(ChannelReader {
             rx,
             cur: Bytes::new(),
@@ -368,7 +461,14 @@ pub async fn handle_streaming(
     // A small body (XML configuration, DeleteObjects): collect it through
     // the same decoder, bounded.
     let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-    tokio::spawn(pump(body, tx, mode, decoder, Arc::clone(&fault)));
+    tokio::spawn(pump(
+        body,
+        tx,
+        mode,
+        decoder,
+        trailer.clone(),
+        Arc::clone(&fault),
+    ));
     let mut buf = Vec::new();
     while let Some(chunk) = rx.recv().await {
         match chunk {
