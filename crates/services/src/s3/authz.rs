@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::sse::{self, Plan};
 use super::{bucket_arn, object_arn, s, S3};
 use crate::{AwsError, Ctx, Target};
 
@@ -224,9 +225,81 @@ fn tag_context(prefix: &str, tags: &[(String, String)], ctx: &mut Vec<(String, V
     }
 }
 
+/// The KMS checks a request implies: `kms:GenerateDataKey` on the key a
+/// write will encrypt with (plus `kms:Decrypt` for multipart, whose parts
+/// reuse the upload's data key), `kms:Decrypt` on the key of an SSE-KMS
+/// object that is read or copied from. Each carries the key policy,
+/// `kms:ViaService` and S3's encryption context.
+fn kms_targets(
+    s3: &S3,
+    ctx: &Ctx<'_>,
+    op: &str,
+    bucket: Option<&super::Bucket>,
+    input: &Value,
+) -> Vec<Target> {
+    let mut out = Vec::new();
+    let account = ctx.caller.account.as_str();
+    let key = s(input, "Key").unwrap_or_default();
+    let Some(bucket) = bucket else {
+        return out;
+    };
+    let via = format!("s3.{}.amazonaws.com", bucket.region);
+    if matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload") {
+        // A plan or key that does not resolve fails in the handler, which
+        // resolves the same way, so nothing is encrypted unchecked.
+        if let Ok(Plan::Kms {
+            key: k, context, ..
+        }) = sse::plan(bucket, key, input)
+        {
+            if let Ok(kr) = s3.plan_key(account, &bucket.region, k.as_deref()) {
+                let kms = s3.kms();
+                out.push(kms.key_target(&kr, "kms:GenerateDataKey", Some(&via), account, &context));
+                if op == "CreateMultipartUpload" {
+                    out.push(kms.key_target(&kr, "kms:Decrypt", Some(&via), account, &context));
+                }
+            }
+        }
+    }
+    if matches!(op, "UploadPart" | "UploadPartCopy") {
+        let upload = s(input, "UploadId").unwrap_or_default();
+        if let Ok(Some(row)) = s3.store.get(super::UPLOAD, &bucket.name, upload) {
+            if let Ok(up) = serde_json::from_value::<super::multipart::Upload>(row.doc) {
+                if let Some(sse) = up.sse.as_ref() {
+                    if let Some(mut t) = s3.decrypt_target(sse, account) {
+                        out.push(t.clone());
+                        t.action = "kms:GenerateDataKey".into();
+                        out.push(t);
+                    }
+                }
+            }
+        }
+    }
+    if matches!(op, "GetObject" | "HeadObject") {
+        if let Ok(Some(doc)) = s3.obj(&bucket.name, key) {
+            if let Ok(v) = super::objects::pick(Some(&doc), key, s(input, "VersionId")) {
+                if let Some(t) = v.sse.as_ref().and_then(|x| s3.decrypt_target(x, account)) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    if matches!(op, "CopyObject" | "UploadPartCopy") {
+        if let Ok((sb, sk, svid)) = S3::copy_source(input) {
+            if let Ok(Some(doc)) = s3.obj(&sb, &sk) {
+                if let Ok(v) = super::objects::pick(Some(&doc), &sk, svid.as_deref()) {
+                    if let Some(t) = v.sse.as_ref().and_then(|x| s3.decrypt_target(x, account)) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 pub(crate) fn targets(
     s3: &S3,
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     op: &str,
     input: &Value,
 ) -> Result<Vec<Target>, AwsError> {
@@ -356,12 +429,16 @@ pub(crate) fn targets(
                     ));
                     both.push(st);
                 }
+                both.extend(kms_targets(s3, ctx, op, bucket.as_ref(), input));
                 return Ok(both);
             }
             out.push(t);
         }
     }
-    Ok(out.into_iter().map(finish).collect())
+    let kms = kms_targets(s3, ctx, op, bucket.as_ref(), input);
+    let mut out: Vec<Target> = out.into_iter().map(finish).collect();
+    out.extend(kms);
+    Ok(out)
 }
 
 /// DeleteObjects: `s3:DeleteObject` (or `s3:DeleteObjectVersion`) per key.

@@ -1,10 +1,12 @@
 //! Streaming object bytes: request bodies into blobs (hashing on the way)
 //! and blobs back out as one reader, optionally over a byte range.
 //!
-//! This is the single place where server-side encryption will plug in (a
-//! framed encryptor around the blob writer, a decryptor around the reader):
-//! every object and part byte goes through [`S3::store_body`] and
-//! [`S3::reader`].
+//! This is the single place where server-side encryption happens: every
+//! object and part byte goes through [`S3::store_body`] and [`S3::reader`].
+//! With a data key, the body is encrypted in 64 KiB AES-256-GCM frames
+//! (bound to the blob id) as it streams in, so plaintext never reaches the
+//! disk; reads decrypt only the frames the requested range touches, one
+//! frame at a time. A blob's recorded `size` is always the plaintext size.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -12,7 +14,10 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use base64::Engine;
 
+use ironsage_crypto::{encrypted_len, FrameDecryptor, FrameEncryptor, Zeroizing, FRAME_HEADER};
+
 use super::hash::{Crc32, Md5};
+use super::sse::DataKey;
 use super::{err, io_err, BlobRef, S3};
 use crate::AwsError;
 
@@ -84,12 +89,14 @@ fn incomplete() -> AwsError {
 impl S3 {
     /// Streams `body` into a new durable blob, computing its MD5 and the
     /// requested checksum, and checking `Content-MD5` / the supplied
-    /// checksum / the declared length. On any failure the temporary file is
-    /// deleted and nothing references it.
+    /// checksum / the declared length. With `key`, the bytes are encrypted
+    /// on the way to disk. On any failure the temporary file is deleted and
+    /// nothing references it.
     pub(crate) fn store_body(
         &self,
         body: &mut dyn Read,
         expect: &Expect,
+        key: Option<&DataKey>,
     ) -> Result<Stored, AwsError> {
         let expected_md5 = match &expect.content_md5 {
             Some(m) => {
@@ -111,7 +118,12 @@ impl S3 {
             Some("CRC32C") => Some(Crc32::castagnoli()),
             _ => None,
         };
-        let mut buf = vec![0u8; BUF];
+        // The blob id is chosen first: encrypted frames are bound to it.
+        let id = super::random_id();
+        let mut enc = key.map(|k| FrameEncryptor::new(k, id.as_bytes()));
+        let mut sealed: Vec<u8> = Vec::with_capacity(BUF + 1024);
+        let mut size = 0u64;
+        let mut buf = Zeroizing::new(vec![0u8; BUF]);
         loop {
             let n = match body.read(&mut buf) {
                 Ok(0) => break,
@@ -127,9 +139,21 @@ impl S3 {
             if let Some(c) = crc.as_mut() {
                 c.update(chunk);
             }
-            w.write_all(chunk).map_err(io_err)?;
+            size += n as u64;
+            match enc.as_mut() {
+                Some(e) => {
+                    sealed.clear();
+                    e.push(chunk, &mut sealed);
+                    w.write_all(&sealed).map_err(io_err)?;
+                }
+                None => w.write_all(chunk).map_err(io_err)?,
+            }
         }
-        let size = w.written();
+        if let Some(e) = enc {
+            sealed.clear();
+            e.finish(&mut sealed);
+            w.write_all(&sealed).map_err(io_err)?;
+        }
         if expect.content_length.is_some_and(|l| l != size) {
             return Err(incomplete());
         }
@@ -163,7 +187,6 @@ impl S3 {
             }
             _ => None,
         };
-        let id = super::random_id();
         w.finish(&id).map_err(super::internal_store)?;
         Ok(Stored {
             blob: BlobRef { id, size },
@@ -172,12 +195,17 @@ impl S3 {
         })
     }
 
-    /// A reader over `[start, start + len)` of the concatenation of `blobs`.
+    /// A reader over plaintext bytes `[start, start + len)` of the
+    /// concatenation of `blobs`, decrypting with `key` when the object is
+    /// encrypted. The first segment is opened (and its first frame
+    /// authenticated) now, so a missing or tampered blob fails the request
+    /// instead of truncating the response.
     pub(crate) fn reader(
         &self,
         blobs: &[BlobRef],
         start: u64,
         len: u64,
+        key: Option<&DataKey>,
     ) -> Result<Box<dyn Read + Send>, AwsError> {
         let mut segs = VecDeque::new();
         let (mut off, end) = (0u64, start + len);
@@ -189,33 +217,158 @@ impl S3 {
             }
             let from = start.max(bs) - bs;
             let to = end.min(be) - bs;
-            segs.push_back((b.id.clone(), from, to - from));
+            segs.push_back(Seg {
+                id: b.id.clone(),
+                from,
+                len: to - from,
+                size: b.size,
+            });
         }
-        // Open the first segment now so a missing blob fails the request
-        // instead of truncating the response.
         let mut r = MultiReader {
             store: self.blobs.clone(),
+            key: key.map(|k| Zeroizing::new(**k)),
             segs,
             cur: None,
         };
-        r.advance().map_err(io_err)?;
+        r.advance().map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                tampered(&e)
+            } else {
+                io_err(e)
+            }
+        })?;
         Ok(Box::new(r))
+    }
+}
+
+fn tampered(e: &io::Error) -> AwsError {
+    tracing::error!(error = %e, "s3: stored object failed authentication");
+    err(
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+        500,
+    )
+}
+
+/// One blob's share of a read: plaintext `[from, from + len)` of a blob
+/// whose plaintext is `size` bytes.
+struct Seg {
+    id: String,
+    from: u64,
+    len: u64,
+    size: u64,
+}
+
+enum Cur {
+    Plain(io::Take<File>),
+    Sealed(Box<Frames>),
+}
+
+/// Decrypts one blob's frames in order, holding one frame at a time.
+struct Frames {
+    file: File,
+    dec: FrameDecryptor,
+    prefix: [u8; 4],
+    /// Next frame to decrypt.
+    next: u64,
+    /// Plaintext offset (within the blob) where the read ends.
+    end: u64,
+    /// Plaintext offset of the first byte still wanted.
+    pos: u64,
+    frame: Zeroizing<Vec<u8>>,
+    /// Read position inside `frame`.
+    at: usize,
+}
+
+fn integrity(what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+impl Frames {
+    fn open(mut file: File, key: &[u8; 32], seg: &Seg) -> io::Result<Frames> {
+        let disk = file.metadata()?.len();
+        if disk != encrypted_len(seg.size) {
+            return Err(integrity(format!(
+                "encrypted blob {} is {disk} bytes, expected {}",
+                seg.id,
+                encrypted_len(seg.size)
+            )));
+        }
+        let mut header = [0u8; FRAME_HEADER];
+        file.read_exact(&mut header)?;
+        let prefix = FrameDecryptor::parse_header(&header).map_err(integrity)?;
+        let frame_len = ironsage_crypto::FRAME as u64;
+        let first = seg.from / frame_len;
+        let mut f = Frames {
+            file,
+            dec: FrameDecryptor::new(key, seg.id.as_bytes(), seg.size),
+            prefix,
+            next: first,
+            end: seg.from + seg.len,
+            pos: seg.from,
+            frame: Zeroizing::new(Vec::new()),
+            at: 0,
+        };
+        f.load()?;
+        Ok(f)
+    }
+
+    /// Decrypts the next frame into `frame`, positioned at `pos`.
+    fn load(&mut self) -> io::Result<()> {
+        let span = self.dec.frame_span(self.next);
+        self.file.seek(SeekFrom::Start(span.start))?;
+        let mut ct = vec![0u8; (span.end - span.start) as usize];
+        self.file.read_exact(&mut ct)?;
+        let plain = self
+            .dec
+            .decrypt_frame(&self.prefix, self.next, &ct)
+            .map_err(|e| integrity(format!("frame {}: {e}", self.next)))?;
+        let base = self.next * ironsage_crypto::FRAME as u64;
+        self.frame = Zeroizing::new(plain);
+        self.at = (self.pos - base) as usize;
+        self.next += 1;
+        Ok(())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.end || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.at >= self.frame.len() {
+            self.load()?;
+        }
+        let avail = &self.frame[self.at..];
+        let n = avail
+            .len()
+            .min(buf.len())
+            .min((self.end - self.pos) as usize);
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.at += n;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
 struct MultiReader {
     store: ironsage_store::blobs::BlobStore,
-    segs: VecDeque<(String, u64, u64)>,
-    cur: Option<io::Take<File>>,
+    key: Option<Zeroizing<[u8; 32]>>,
+    segs: VecDeque<Seg>,
+    cur: Option<(Cur, u64)>,
 }
 
 impl MultiReader {
     fn advance(&mut self) -> io::Result<()> {
         self.cur = None;
-        if let Some((id, from, len)) = self.segs.pop_front() {
-            let mut f = self.store.open_blob(&id).map_err(io::Error::other)?;
-            f.seek(SeekFrom::Start(from))?;
-            self.cur = Some(f.take(len));
+        if let Some(seg) = self.segs.pop_front() {
+            let mut f = self.store.open_blob(&seg.id).map_err(io::Error::other)?;
+            let cur = match &self.key {
+                Some(k) => Cur::Sealed(Box::new(Frames::open(f, k, &seg)?)),
+                None => {
+                    f.seek(SeekFrom::Start(seg.from))?;
+                    Cur::Plain(f.take(seg.len))
+                }
+            };
+            self.cur = Some((cur, seg.len));
         }
         Ok(())
     }
@@ -224,14 +377,18 @@ impl MultiReader {
 impl Read for MultiReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Some(cur) = self.cur.as_mut() else {
+            let Some((cur, left)) = self.cur.as_mut() else {
                 return Ok(0);
             };
-            let n = cur.read(buf)?;
+            let n = match cur {
+                Cur::Plain(f) => f.read(buf)?,
+                Cur::Sealed(f) => f.read(buf)?,
+            };
+            *left -= (n as u64).min(*left);
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }
-            if cur.limit() > 0 {
+            if *left > 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "blob shorter than recorded",

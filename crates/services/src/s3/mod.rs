@@ -23,6 +23,7 @@ pub mod hash;
 mod list;
 mod multipart;
 mod objects;
+mod sse;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,9 @@ use ironsage_store::{ServiceStore, Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use ironsage_crypto::MasterKey;
+
+use crate::kms::Kms;
 use crate::{internal, AwsError, BodyReader, Ctx, Reply, Service, Target};
 
 const SVC: &str = "s3";
@@ -51,6 +55,10 @@ pub struct S3 {
     blobs: BlobStore,
     /// Parsed bucket policies, keyed by bucket, with the text they came from.
     policies: Mutex<BTreeMap<String, (String, Arc<ironsage_policy::Policy>)>>,
+    /// Wraps SSE-S3 data keys.
+    master: MasterKey,
+    /// SSE-KMS data keys.
+    kms: Arc<Kms>,
 }
 
 /// A bucket's row.
@@ -111,6 +119,9 @@ pub(crate) struct Version {
     pub parts: Option<u32>,
     #[serde(default)]
     pub owner: String,
+    /// Server-side encryption of the bytes (with the wrapped data key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<sse::Sse>,
 }
 
 /// Every version of one key, newest first.
@@ -271,9 +282,13 @@ fn now_secs(ctx: &Ctx<'_>) -> i64 {
 
 impl S3 {
     /// Opens the service over `store`, with object bytes under
-    /// `<data_dir>/blobs`. Sweeps temporary files and blobs no row
-    /// references (left by a crash), so call it once, before serving.
-    pub fn open(store: &Arc<Store>, data_dir: &Path) -> Result<S3, StoreError> {
+    /// `<data_dir>/blobs`; SSE-S3 data keys are wrapped by the host master
+    /// key (`<data_dir>/master.key`), SSE-KMS data keys come from `kms`.
+    /// Sweeps temporary files and blobs no row references (left by a
+    /// crash), so call it once, before serving.
+    pub fn open(store: &Arc<Store>, data_dir: &Path, kms: Arc<Kms>) -> Result<S3, StoreError> {
+        let master = MasterKey::load_or_create(data_dir)
+            .map_err(|e| StoreError::Io(std::io::Error::other(format!("master key: {e}"))))?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         let svc = store.service(SVC);
         let mut keep: HashSet<String> = HashSet::new();
@@ -297,6 +312,8 @@ impl S3 {
             store: svc,
             blobs,
             policies: Mutex::new(BTreeMap::new()),
+            master,
+            kms,
         })
     }
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::body::Expect;
 use super::objects::{metadata, stored_headers, version_header};
+use super::sse::{self, Sse};
 use super::{
     err, internal_store, no_such_upload, now_secs, owner_value, random_id, s, to_doc, BlobRef,
     Version, PART, S3, UPLOAD,
@@ -34,6 +35,9 @@ pub(crate) struct Upload {
     pub tags: Vec<(String, String)>,
     #[serde(default)]
     pub checksum_algorithm: Option<String>,
+    /// The encryption every part gets (one data key for the upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<Sse>,
 }
 
 /// One uploaded part.
@@ -85,7 +89,7 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
-        self.check_sse(&bucket, input)?;
+        let enc = self.write_key(ctx, &bucket, key, input)?;
         let tags = s(input, "Tagging")
             .map(super::parse_tag_query)
             .unwrap_or_default();
@@ -101,6 +105,7 @@ impl S3 {
             metadata: metadata(input),
             tags,
             checksum_algorithm: expect.algorithm,
+            sse: enc.map(|e| e.0),
         };
         let doc = to_doc(&up)?;
         self.write(|tx| {
@@ -111,6 +116,7 @@ impl S3 {
         if let Some(a) = &up.checksum_algorithm {
             out["ChecksumAlgorithm"] = json!(a);
         }
+        sse::response(up.sse.as_ref(), &mut out);
         Ok(out)
     }
 
@@ -152,8 +158,10 @@ impl S3 {
         let key = s(input, "Key").unwrap_or_default();
         let upload_id = s(input, "UploadId").unwrap_or_default();
         let number = part_number(input)?;
-        self.upload(bname, key, upload_id)?;
+        let up = self.upload(bname, key, upload_id)?;
+        sse::check_no_sse_c(input)?;
         let expect = Expect::from_input(input)?;
+        let dk = up.sse.as_ref().map(|x| self.data_key(x)).transpose()?;
         let mut body: Box<dyn std::io::Read + Send> = match body {
             Some(b) => b,
             None => Box::new(std::io::Cursor::new(
@@ -165,7 +173,7 @@ impl S3 {
                     .unwrap_or_default(),
             )),
         };
-        let stored = self.store_body(&mut body, &expect)?;
+        let stored = self.store_body(&mut body, &expect, dk.as_ref())?;
         let md5 = super::hash::hex(&stored.md5);
         let etag = format!("\"{md5}\"");
         self.commit_part(
@@ -183,6 +191,7 @@ impl S3 {
         if let Some((algo, val)) = stored.checksum {
             out[format!("Checksum{algo}")] = json!(val);
         }
+        sse::response(up.sse.as_ref(), &mut out);
         Ok(out)
     }
 
@@ -191,7 +200,9 @@ impl S3 {
         let key = s(input, "Key").unwrap_or_default();
         let upload_id = s(input, "UploadId").unwrap_or_default();
         let number = part_number(input)?;
-        self.upload(bname, key, upload_id)?;
+        let up = self.upload(bname, key, upload_id)?;
+        sse::check_copy_source(input)?;
+        sse::check_no_sse_c(input)?;
         let (_, src) = self.copy_source_version(input)?;
         let (start, len) = match s(input, "CopySourceRange") {
             Some(r) => {
@@ -212,8 +223,10 @@ impl S3 {
             }
             None => (0, src.size),
         };
-        let mut reader = self.reader(&src.blobs, start, len)?;
-        let stored = self.store_body(&mut reader, &Expect::default())?;
+        let src_key = self.version_key(&src)?;
+        let dk = up.sse.as_ref().map(|x| self.data_key(x)).transpose()?;
+        let mut reader = self.reader(&src.blobs, start, len, src_key.as_ref())?;
+        let stored = self.store_body(&mut reader, &Expect::default(), dk.as_ref())?;
         let md5 = super::hash::hex(&stored.md5);
         let etag = format!("\"{md5}\"");
         let now = now_secs(ctx);
@@ -228,7 +241,9 @@ impl S3 {
                 blob: stored.blob,
             },
         )?;
-        Ok(json!({"CopyPartResult": {"ETag": etag, "LastModified": now}}))
+        let mut out = json!({"CopyPartResult": {"ETag": etag, "LastModified": now}});
+        sse::response(up.sse.as_ref(), &mut out);
+        Ok(out)
     }
 
     pub(crate) fn complete_multipart_upload(
@@ -346,6 +361,7 @@ impl S3 {
                 checksum: None,
                 parts: Some(chosen.len() as u32),
                 owner: up.owner.clone(),
+                sse: up.sse.clone(),
             };
             let mut doc: super::ObjDoc = match tx.get(super::OBJ, bname, key).map_err(internal_store)? {
                 Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
@@ -370,6 +386,7 @@ impl S3 {
             "ETag": v.etag,
         });
         version_header(&bucket, &v, &mut out);
+        sse::response(v.sse.as_ref(), &mut out);
         Ok(out)
     }
 

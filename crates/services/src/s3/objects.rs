@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::body::Expect;
+use super::sse::{self, DataKey, Sse};
 use super::{
     err, internal_store, invalid_argument, no_such_key, no_such_version, now_secs, pct_decode,
     random_id, s, to_doc, Bucket, ObjDoc, Version, OBJ, S3,
@@ -212,23 +213,22 @@ pub(crate) fn pick<'a>(
 }
 
 impl S3 {
-    /// Refuses server-side encryption until the crypto layer exists:
-    /// storing plaintext while claiming encryption is worse than failing.
-    pub(crate) fn check_sse(&self, bucket: &Bucket, input: &Value) -> Result<(), AwsError> {
-        let requested = s(input, "ServerSideEncryption").is_some()
-            || s(input, "SSEKMSKeyId").is_some()
-            || s(input, "SSECustomerAlgorithm").is_some()
-            || bucket
-                .config
-                .contains_key("ServerSideEncryptionConfiguration");
-        if requested {
-            return Err(err(
-                "NotImplemented",
-                "Server-side encryption of objects is not available in this ironsage build yet; the object was not stored",
-                501,
-            ));
-        }
-        Ok(())
+    /// The encryption a write gets and its fresh data key (`None`: stored
+    /// as is).
+    pub(crate) fn write_key(
+        &self,
+        ctx: &Ctx<'_>,
+        bucket: &Bucket,
+        key: &str,
+        input: &Value,
+    ) -> Result<Option<(Sse, DataKey)>, AwsError> {
+        let plan = sse::plan(bucket, key, input)?;
+        self.new_data_key(&plan, &ctx.caller.account, &bucket.region)
+    }
+
+    /// The data key of a stored version (`None` when it is not encrypted).
+    pub(crate) fn version_key(&self, v: &Version) -> Result<Option<DataKey>, AwsError> {
+        v.sse.as_ref().map(|s| self.data_key(s)).transpose()
     }
 
     pub(crate) fn put_object(
@@ -240,12 +240,12 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
-        self.check_sse(&bucket, input)?;
         let tags = s(input, "Tagging")
             .map(super::parse_tag_query)
             .unwrap_or_default();
         super::config::validate_object_tags(&tags)?;
         let expect = Expect::from_input(input)?;
+        let enc = self.write_key(ctx, &bucket, key, input)?;
         let mut body: Box<dyn Read + Send> = match body {
             Some(b) => b,
             None => {
@@ -259,7 +259,7 @@ impl S3 {
                 Box::new(std::io::Cursor::new(raw))
             }
         };
-        let stored = self.store_body(&mut body, &expect)?;
+        let stored = self.store_body(&mut body, &expect, enc.as_ref().map(|e| &e.1))?;
         let etag = format!("\"{}\"", super::hash::hex(&stored.md5));
         let version = Version {
             id: String::new(),
@@ -274,6 +274,7 @@ impl S3 {
             checksum: stored.checksum.clone(),
             parts: None,
             owner: ctx.caller.account.clone(),
+            sse: enc.map(|e| e.0),
         };
         let blob_id = stored.blob.id.clone();
         let res = self.commit_version(bname, key, version);
@@ -282,6 +283,7 @@ impl S3 {
                 self.drop_blobs(dropped);
                 let mut out = json!({"ETag": etag});
                 version_header(&bucket, &v, &mut out);
+                sse::response(v.sse.as_ref(), &mut out);
                 if let Some((algo, val)) = &v.checksum {
                     out[format!("Checksum{algo}")] = Value::String(val.clone());
                 }
@@ -336,6 +338,7 @@ impl S3 {
             .with_extra("Method", if head { "HEAD" } else { "GET" })
             .with_extra("ResourceType", "DeleteMarker"));
         }
+        sse::check_no_sse_c(input)?;
         check_conditions(input, "", v, true)?;
         let mut out = Map::new();
         out.insert("ETag".into(), json!(v.etag));
@@ -375,6 +378,7 @@ impl S3 {
         }
         let mut outv = Value::Object(out);
         version_header(&bucket, v, &mut outv);
+        sse::response(v.sse.as_ref(), &mut outv);
         let range = match s(input, "Range") {
             Some(r) => parse_range(r, v.size)?,
             None => None,
@@ -393,7 +397,8 @@ impl S3 {
                 body: None,
             });
         }
-        let reader = self.reader(&v.blobs, start, len)?;
+        let dk = self.version_key(v)?;
+        let reader = self.reader(&v.blobs, start, len, dk.as_ref())?;
         Ok(Reply {
             output: outv,
             body: Some(ResponseBody {
@@ -577,23 +582,33 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
-        self.check_sse(&bucket, input)?;
+        sse::check_copy_source(input)?;
         let (src_bucket, src) = self.copy_source_version(input)?;
         let (sb, sk, _) = Self::copy_source(input)?;
         let replace = s(input, "MetadataDirective") == Some("REPLACE");
-        if sb == bname && sk == key && !replace && s(input, "StorageClass").is_none() {
+        let changes_encryption =
+            s(input, "ServerSideEncryption").is_some() || s(input, "SSEKMSKeyId").is_some();
+        if sb == bname
+            && sk == key
+            && !replace
+            && !changes_encryption
+            && s(input, "StorageClass").is_none()
+        {
             return Err(err(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
                 400,
             ));
         }
-        let mut reader = self.reader(&src.blobs, 0, src.size)?;
+        // Decrypt with the source's key, re-encrypt per the destination.
+        let enc = self.write_key(ctx, &bucket, key, input)?;
+        let src_key = self.version_key(&src)?;
+        let mut reader = self.reader(&src.blobs, 0, src.size, src_key.as_ref())?;
         let expect = super::body::Expect {
             algorithm: src.checksum.as_ref().map(|c| c.0.clone()),
             ..Default::default()
         };
-        let stored = self.store_body(&mut reader, &expect)?;
+        let stored = self.store_body(&mut reader, &expect, enc.as_ref().map(|e| &e.1))?;
         let tags = match s(input, "TaggingDirective") {
             Some("REPLACE") => s(input, "Tagging")
                 .map(super::parse_tag_query)
@@ -621,6 +636,7 @@ impl S3 {
             checksum: stored.checksum.clone(),
             parts: None,
             owner: ctx.caller.account.clone(),
+            sse: enc.map(|e| e.0),
         };
         let blob_id = stored.blob.id.clone();
         match self.commit_version(bname, key, version) {
@@ -629,6 +645,7 @@ impl S3 {
                 let mut out =
                     json!({"CopyObjectResult": {"ETag": etag, "LastModified": v.modified}});
                 version_header(&bucket, &v, &mut out);
+                sse::response(v.sse.as_ref(), &mut out);
                 if src_bucket.versioning.is_some() {
                     out["CopySourceVersionId"] = json!(src.id);
                 }

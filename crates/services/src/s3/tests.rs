@@ -16,6 +16,7 @@ struct Env {
     dir: tempfile::TempDir,
     store: std::sync::Arc<ironsage_store::Store>,
     s3: S3,
+    kms: std::sync::Arc<crate::kms::Kms>,
     caller: Caller,
 }
 
@@ -35,11 +36,13 @@ fn env() -> Env {
         ironsage_store::Durability::Normal,
     )
     .unwrap();
-    let s3 = S3::open(&store, dir.path()).unwrap();
+    let kms = std::sync::Arc::new(crate::kms::Kms::open(&store, dir.path()).unwrap());
+    let s3 = S3::open(&store, dir.path(), std::sync::Arc::clone(&kms)).unwrap();
     Env {
         dir,
         store,
         s3,
+        kms,
         caller: caller(ACCT),
     }
 }
@@ -995,13 +998,14 @@ fn tagging_and_bucket_config() {
         e.call(put, json!({"Bucket": "t-bkt", member: v})).unwrap();
         assert_eq!(e.call(get, json!({"Bucket": "t-bkt"})).unwrap()[member], v);
         if member == "ServerSideEncryptionConfiguration" {
-            // objects would not be encrypted yet: refuse rather than store plaintext
+            // the default names a KMS alias that does not exist: the PUT
+            // fails with S3's KMS error and stores nothing
             let r = e.stream(
                 "PutObject",
                 json!({"Bucket": "t-bkt", "Key": "enc"}),
                 b"secret",
             );
-            assert_eq!(code(r), ("NotImplemented".into(), 501));
+            assert_eq!(code(r), ("KMS.NotFoundException".into(), 400));
             assert!(e.s3.obj("t-bkt", "enc").unwrap().is_none());
         }
         e.call(del, json!({"Bucket": "t-bkt"})).unwrap();
@@ -1162,7 +1166,7 @@ fn reopen_sweeps_orphans_and_keeps_objects() {
     std::fs::write(&orphan, b"orphan").unwrap();
     std::fs::write(e.dir.path().join("blobs/tmp/partial"), b"p").unwrap();
     assert_eq!(e.blob_files(), 2);
-    let s3 = S3::open(&e.store, e.dir.path()).unwrap();
+    let s3 = S3::open(&e.store, e.dir.path(), std::sync::Arc::clone(&e.kms)).unwrap();
     assert!(!orphan.exists());
     assert_eq!(e.blob_files(), 1);
     assert_eq!(e.tmp_files(), 0);
@@ -1212,4 +1216,823 @@ fn outputs_serialize_with_the_s3_model() {
         Some("\"900150983cd24fb0d6963f7d28e17f72\"")
     );
     assert!(r.header("Last-Modified").is_some());
+}
+
+// ---------------------------------------------------------------- server-side encryption
+
+/// The byte `Gen` produces at offset `i`.
+fn gen_byte(i: u64) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 13) as u8
+}
+
+fn gen_bytes(from: u64, len: u64) -> Vec<u8> {
+    (from..from + len).map(gen_byte).collect()
+}
+
+impl Env {
+    /// A new symmetric KMS key (with `alias`); returns its ARN.
+    fn kms_key(&self, alias: &str) -> String {
+        let md = self.kms.call(&self.ctx(), "CreateKey", json!({})).unwrap();
+        let arn = md["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+        self.kms
+            .call(
+                &self.ctx(),
+                "CreateAlias",
+                json!({"AliasName": alias, "TargetKeyId": arn}),
+            )
+            .unwrap();
+        arn
+    }
+    fn head(&self, bucket: &str, key: &str) -> Result<Value, AwsError> {
+        self.s3
+            .call_stream(
+                &self.ctx(),
+                "HeadObject",
+                json!({"Bucket": bucket, "Key": key}),
+                None,
+            )
+            .map(|r| r.output)
+    }
+    /// Every blob file under the data dir, with its bytes.
+    fn blob_bytes(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.dir.path().join("blobs")];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let b = std::fs::read(&p).unwrap();
+                    out.push((p, b));
+                }
+            }
+        }
+        out
+    }
+    /// Whether `needle` occurs in any file under the data dir (blobs,
+    /// database, WAL).
+    fn on_disk(&self, needle: &[u8]) -> bool {
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if std::fs::read(&p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    fn blob_path(&self, id: &str) -> std::path::PathBuf {
+        self.s3.blobs.path(id).unwrap()
+    }
+    fn version(&self, bucket: &str, key: &str) -> super::Version {
+        self.s3.obj(bucket, key).unwrap().unwrap().versions[0].clone()
+    }
+}
+
+fn put_gen(e: &Env, input: Value, size: u64) -> Value {
+    e.s3.call_stream(
+        &e.ctx(),
+        "PutObject",
+        input,
+        Some(Box::new(Gen {
+            left: size,
+            i: 0,
+            chunk: 1000,
+        })),
+    )
+    .unwrap()
+    .output
+}
+
+/// Reads a whole GET body in 4 KiB reads, checking it against `Gen`.
+fn check_gen_get(e: &Env, bucket: &str, key: &str, size: u64) {
+    let g =
+        e.s3.call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": bucket, "Key": key}),
+            None,
+        )
+        .unwrap();
+    let body = g.body.unwrap();
+    assert_eq!(body.length, size);
+    let mut reader = body.reader;
+    let mut buf = vec![0u8; 4096];
+    let mut pos = 0u64;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert_eq!(&buf[..n], &gen_bytes(pos, n as u64)[..], "at {pos}");
+        pos += n as u64;
+    }
+    assert_eq!(pos, size);
+}
+
+fn check_ranges(e: &Env, bucket: &str, key: &str, size: u64, ranges: &[(u64, u64)]) {
+    for &(a, b) in ranges {
+        let (out, got) = e
+            .get(json!({"Bucket": bucket, "Key": key, "Range": format!("bytes={a}-{b}")}))
+            .unwrap();
+        assert_eq!(out["ContentRange"], format!("bytes {a}-{b}/{size}"));
+        assert_eq!(got, gen_bytes(a, b - a + 1), "range {a}-{b}");
+    }
+}
+
+#[test]
+fn sse_s3_twenty_mib_streamed_round_trip_and_ranges() {
+    let e = env();
+    e.mk("enc");
+    let size = 20 * 1024 * 1024u64 + 77;
+    let out = put_gen(
+        &e,
+        json!({"Bucket": "enc", "Key": "big", "ServerSideEncryption": "AES256", "ContentLength": size}),
+        size,
+    );
+    assert_eq!(out["ServerSideEncryption"], "AES256");
+    assert!(out.get("SSEKMSKeyId").is_none());
+    // ETag is the MD5 of the plaintext.
+    let mut h = Md5::new();
+    h.update(&gen_bytes(0, size));
+    assert_eq!(out["ETag"], format!("\"{}\"", hex(&h.finish())));
+    let v = e.version("enc", "big");
+    assert_eq!(v.size, size);
+    let sse = v.sse.clone().unwrap();
+    assert_eq!(sse.algorithm, "AES256");
+    // On disk: the framed ciphertext, exactly encrypted_len(size) bytes.
+    let disk = std::fs::read(e.blob_path(&v.blobs[0].id)).unwrap();
+    assert_eq!(disk.len() as u64, ironsage_crypto::encrypted_len(size));
+    assert_ne!(&disk[8..4104], &gen_bytes(0, 4096)[..]);
+    check_gen_get(&e, "enc", "big", size);
+    let f = 65536u64;
+    check_ranges(
+        &e,
+        "enc",
+        "big",
+        size,
+        &[
+            (0, 0),
+            (f - 1, f),
+            (f - 3, 3 * f + 5),
+            (10 * f, 10 * f),
+            (size - 100, size - 1),
+            (5_000_000, 9_000_000),
+        ],
+    );
+    let (out, got) = e
+        .get(json!({"Bucket": "enc", "Key": "big", "Range": "bytes=-10"}))
+        .unwrap();
+    assert_eq!(got, gen_bytes(size - 10, 10));
+    assert_eq!(out["ServerSideEncryption"], "AES256");
+    let h = e.head("enc", "big").unwrap();
+    assert_eq!(h["ServerSideEncryption"], "AES256");
+    assert_eq!(h["ContentLength"], size);
+    // Still readable after a restart (the master key persists).
+    let s3 = S3::open(&e.store, e.dir.path(), std::sync::Arc::clone(&e.kms)).unwrap();
+    let r = s3
+        .call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "enc", "Key": "big", "Range": "bytes=100-199"}),
+            None,
+        )
+        .unwrap();
+    let mut b = Vec::new();
+    r.body.unwrap().reader.read_to_end(&mut b).unwrap();
+    assert_eq!(b, gen_bytes(100, 100));
+}
+
+#[test]
+fn plaintext_marker_never_reaches_disk() {
+    let e = env();
+    e.mk("plain");
+    e.mk("secret");
+    let marker = b"IRONSAGE-PLAINTEXT-MARKER-5d1c";
+    let mut body = Vec::new();
+    for i in 0..5000 {
+        body.extend_from_slice(marker);
+        body.extend_from_slice(format!("#{i};").as_bytes());
+    }
+    // Control: without encryption the scan finds the marker.
+    e.put("plain", "k", &body);
+    assert!(e.on_disk(marker));
+    e.call("DeleteObject", json!({"Bucket": "plain", "Key": "k"}))
+        .unwrap();
+    assert!(!e.on_disk(marker));
+    let arn = e.kms_key("alias/ml");
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "secret", "Key": "s3", "ServerSideEncryption": "AES256"}),
+        &body,
+    )
+    .unwrap();
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "secret", "Key": "kms", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+        &body,
+    )
+    .unwrap();
+    e.call(
+        "CopyObject",
+        json!({"Bucket": "secret", "Key": "copy", "CopySource": "secret/kms", "ServerSideEncryption": "AES256"}),
+    )
+    .unwrap();
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "secret", "Key": "mp", "ServerSideEncryption": "aws:kms"}),
+        )
+        .unwrap();
+    let id = up["UploadId"].as_str().unwrap();
+    let p = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "secret", "Key": "mp", "UploadId": id, "PartNumber": 1}),
+            &body,
+        )
+        .unwrap();
+    e.call(
+        "CompleteMultipartUpload",
+        json!({"Bucket": "secret", "Key": "mp", "UploadId": id,
+               "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": p.output["ETag"]}]}}),
+    )
+    .unwrap();
+    assert_eq!(e.blob_bytes().len(), 4);
+    for (path, bytes) in e.blob_bytes() {
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker),
+            "plaintext in {}",
+            path.display()
+        );
+    }
+    assert!(!e.on_disk(marker));
+    for k in ["s3", "kms", "copy", "mp"] {
+        assert_eq!(
+            e.get(json!({"Bucket": "secret", "Key": k})).unwrap().1,
+            body,
+            "{k}"
+        );
+    }
+    // Deleting removes the blob and the row with its wrapped key.
+    e.call("DeleteObject", json!({"Bucket": "secret", "Key": "s3"}))
+        .unwrap();
+    assert!(e.s3.obj("secret", "s3").unwrap().is_none());
+    assert_eq!(e.blob_files(), 3);
+}
+
+#[test]
+fn sse_kms_round_trip_reports_key_and_authorizes_kms() {
+    let e = env();
+    e.mk("kkb");
+    let arn = e.kms_key("alias/ml-data");
+    let body = gen_bytes(0, 300_000);
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "kkb", "Key": "model.bin", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/ml-data"}),
+            &body,
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["ServerSideEncryption"], "aws:kms");
+    assert_eq!(out["SSEKMSKeyId"], arn);
+    assert_eq!(out["ETag"], format!("\"{}\"", hex(&md5(&body))));
+    let v = e.version("kkb", "model.bin");
+    let sse = v.sse.clone().unwrap();
+    assert_eq!(sse.key_arn.as_deref(), Some(arn.as_str()));
+    assert_eq!(
+        sse.context,
+        vec![(
+            "aws:s3:arn".to_string(),
+            "arn:aws:s3:::kkb/model.bin".to_string()
+        )]
+    );
+    let (g, got) = e.get(json!({"Bucket": "kkb", "Key": "model.bin"})).unwrap();
+    assert_eq!(got, body);
+    assert_eq!(g["ServerSideEncryption"], "aws:kms");
+    assert_eq!(g["SSEKMSKeyId"], arn);
+    check_ranges(
+        &e,
+        "kkb",
+        "model.bin",
+        300_000,
+        &[(65530, 65540), (131_071, 131_072), (299_990, 299_999)],
+    );
+    let h = e.head("kkb", "model.bin").unwrap();
+    assert_eq!(h["ServerSideEncryption"], "aws:kms");
+    assert_eq!(h["SSEKMSKeyId"], arn);
+    // The data key blob is a KMS ciphertext under that key.
+    let blob = B64.decode(&sse.wrapped).unwrap();
+    assert_eq!(
+        e.kms.key_for_blob(ACCT, "us-east-1", &blob).unwrap().arn,
+        arn
+    );
+
+    // PutObject: s3:PutObject with the SSE condition keys, plus
+    // kms:GenerateDataKey on the key with its policy and kms:ViaService.
+    let ts = e
+        .s3
+        .targets(
+            &e.ctx(),
+            "PutObject",
+            &json!({"Bucket": "kkb", "Key": "x", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/ml-data"}),
+        )
+        .unwrap();
+    let ctx_of =
+        |t: &crate::Target, k: &str| t.context.iter().find(|c| c.0 == k).map(|c| c.1.clone());
+    assert_eq!(ts[0].action, "s3:PutObject");
+    assert_eq!(
+        ctx_of(&ts[0], "s3:x-amz-server-side-encryption"),
+        Some(vec!["aws:kms".to_string()])
+    );
+    assert_eq!(
+        ctx_of(&ts[0], "s3:x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(vec!["alias/ml-data".to_string()])
+    );
+    let k = ts
+        .iter()
+        .find(|t| t.action == "kms:GenerateDataKey")
+        .expect("kms:GenerateDataKey target");
+    assert_eq!(k.resource, arn);
+    assert!(k.resource_policy.as_ref().unwrap().0.contains("key policy"));
+    assert_eq!(k.resource_account.as_deref(), Some(ACCT));
+    assert_eq!(
+        ctx_of(k, "kms:ViaService"),
+        Some(vec!["s3.us-east-1.amazonaws.com".to_string()])
+    );
+    assert_eq!(
+        ctx_of(k, "kms:EncryptionContext:aws:s3:arn"),
+        Some(vec!["arn:aws:s3:::kkb/x".to_string()])
+    );
+    // An unencrypted PutObject needs no KMS permission.
+    let ts =
+        e.s3.targets(&e.ctx(), "PutObject", &json!({"Bucket": "kkb", "Key": "x"}))
+            .unwrap();
+    assert!(ts.iter().all(|t| !t.action.starts_with("kms:")));
+    // GetObject / HeadObject: kms:Decrypt on the object's key.
+    for op in ["GetObject", "HeadObject"] {
+        let ts =
+            e.s3.targets(&e.ctx(), op, &json!({"Bucket": "kkb", "Key": "model.bin"}))
+                .unwrap();
+        let d = ts
+            .iter()
+            .find(|t| t.action == "kms:Decrypt")
+            .expect("kms:Decrypt target");
+        assert_eq!(d.resource, arn);
+        assert!(d.resource_policy.is_some());
+        assert_eq!(
+            ctx_of(d, "kms:ViaService"),
+            Some(vec!["s3.us-east-1.amazonaws.com".to_string()])
+        );
+    }
+    // CopyObject: Decrypt on the source's key, GenerateDataKey on the
+    // destination's (here the AWS-managed aws/s3 key).
+    let ts = e
+        .s3
+        .targets(
+            &e.ctx(),
+            "CopyObject",
+            &json!({"Bucket": "kkb", "Key": "c", "CopySource": "kkb/model.bin", "ServerSideEncryption": "aws:kms"}),
+        )
+        .unwrap();
+    let managed = e
+        .kms
+        .resolve_key(ACCT, "us-east-1", "alias/aws/s3")
+        .unwrap();
+    assert!(ts
+        .iter()
+        .any(|t| t.action == "kms:Decrypt" && t.resource == arn));
+    assert!(ts
+        .iter()
+        .any(|t| t.action == "kms:GenerateDataKey" && t.resource == managed.arn));
+    // No key id: the AWS-managed alias/aws/s3 key.
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "kkb", "Key": "managed", "ServerSideEncryption": "aws:kms"}),
+            b"managed",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["SSEKMSKeyId"], managed.arn);
+    assert_eq!(
+        e.get(json!({"Bucket": "kkb", "Key": "managed"})).unwrap().1,
+        b"managed"
+    );
+    // An unknown key fails as S3 reports KMS errors, storing nothing.
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "kkb", "Key": "nokey", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/missing"}),
+        b"x",
+    );
+    assert_eq!(code(r), ("KMS.NotFoundException".into(), 400));
+    assert!(e.s3.obj("kkb", "nokey").unwrap().is_none());
+    // A user-supplied encryption context is used and echoed.
+    let ctx = B64.encode(r#"{"project":"fraud"}"#);
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "kkb", "Key": "ctx", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn, "SSEKMSEncryptionContext": ctx}),
+            b"ctx body",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["SSEKMSEncryptionContext"], ctx);
+    assert_eq!(
+        e.get(json!({"Bucket": "kkb", "Key": "ctx"})).unwrap().1,
+        b"ctx body"
+    );
+}
+
+#[test]
+fn bucket_default_encryption_applies() {
+    let e = env();
+    e.mk("dd3");
+    e.call(
+        "PutBucketEncryption",
+        json!({"Bucket": "dd3", "ServerSideEncryptionConfiguration":
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}),
+    )
+    .unwrap();
+    let out = e.put("dd3", "k", b"default sse-s3");
+    assert_eq!(out["ServerSideEncryption"], "AES256");
+    assert_eq!(e.version("dd3", "k").sse.unwrap().algorithm, "AES256");
+    assert_eq!(
+        e.head("dd3", "k").unwrap()["ServerSideEncryption"],
+        "AES256"
+    );
+    assert_eq!(
+        e.get(json!({"Bucket": "dd3", "Key": "k"})).unwrap().1,
+        b"default sse-s3"
+    );
+    // An explicit header overrides the default.
+    let arn = e.kms_key("alias/bk");
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "dd3", "Key": "k2", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+            b"x",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["ServerSideEncryption"], "aws:kms");
+
+    e.mk("ddk");
+    e.call(
+        "PutBucketEncryption",
+        json!({"Bucket": "ddk", "ServerSideEncryptionConfiguration":
+            {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/bk"}, "BucketKeyEnabled": true}]}}),
+    )
+    .unwrap();
+    let out = e.put("ddk", "k", b"default kms");
+    assert_eq!(out["ServerSideEncryption"], "aws:kms");
+    assert_eq!(out["SSEKMSKeyId"], arn);
+    assert_eq!(out["BucketKeyEnabled"], true);
+    let v = e.version("ddk", "k");
+    // With a bucket key, S3's context is the bucket ARN.
+    assert_eq!(
+        v.sse.unwrap().context,
+        vec![("aws:s3:arn".to_string(), "arn:aws:s3:::ddk".to_string())]
+    );
+    let (g, got) = e.get(json!({"Bucket": "ddk", "Key": "k"})).unwrap();
+    assert_eq!(got, b"default kms");
+    assert_eq!(g["SSEKMSKeyId"], arn);
+    assert_eq!(g["BucketKeyEnabled"], true);
+    // The default also applies to multipart uploads and copies into it.
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "ddk", "Key": "mp"}),
+        )
+        .unwrap();
+    assert_eq!(up["ServerSideEncryption"], "aws:kms");
+    assert_eq!(up["SSEKMSKeyId"], arn);
+}
+
+#[test]
+fn disabled_kms_key_fails_get_with_the_kms_error() {
+    let e = env();
+    e.mk("dis");
+    let arn = e.kms_key("alias/dis");
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "dis", "Key": "k", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+        b"locked",
+    )
+    .unwrap();
+    e.kms
+        .call(&e.ctx(), "DisableKey", json!({"KeyId": arn}))
+        .unwrap();
+    let r = e.get(json!({"Bucket": "dis", "Key": "k"}));
+    assert_eq!(code(r), ("KMS.DisabledException".into(), 400));
+    // Writes under the disabled key fail too, storing nothing.
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "dis", "Key": "k2", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+        b"x",
+    );
+    assert_eq!(code(r), ("KMS.DisabledException".into(), 400));
+    assert!(e.s3.obj("dis", "k2").unwrap().is_none());
+    e.kms
+        .call(&e.ctx(), "EnableKey", json!({"KeyId": arn}))
+        .unwrap();
+    assert_eq!(
+        e.get(json!({"Bucket": "dis", "Key": "k"})).unwrap().1,
+        b"locked"
+    );
+}
+
+#[test]
+fn tampered_ciphertext_is_detected_never_served() {
+    let e = env();
+    e.mk("ttb");
+    let size = 5 * 65536 + 10;
+    put_gen(
+        &e,
+        json!({"Bucket": "ttb", "Key": "k", "ServerSideEncryption": "AES256"}),
+        size,
+    );
+    let v = e.version("ttb", "k");
+    let path = e.blob_path(&v.blobs[0].id);
+    let good = std::fs::read(&path).unwrap();
+    let frame = 65536 + 16;
+    // A flipped byte in frame 0: the GET fails before any byte is sent.
+    let mut bad = good.clone();
+    bad[8 + 100] ^= 1;
+    std::fs::write(&path, &bad).unwrap();
+    assert_eq!(
+        code(e.get(json!({"Bucket": "ttb", "Key": "k"}))),
+        ("InternalError".into(), 500)
+    );
+    // A flipped byte in frame 3: a range inside it fails up front; a full
+    // read fails when it reaches the frame, after only authentic bytes.
+    let mut bad = good.clone();
+    bad[8 + 3 * frame + 5] ^= 0x40;
+    std::fs::write(&path, &bad).unwrap();
+    let r = e.get(json!({"Bucket": "ttb", "Key": "k", "Range": format!("bytes={}-{}", 3 * 65536, 3 * 65536 + 10)}));
+    assert_eq!(code(r), ("InternalError".into(), 500));
+    let g =
+        e.s3.call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "ttb", "Key": "k"}),
+            None,
+        )
+        .unwrap();
+    let mut reader = g.body.unwrap().reader;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let failed = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break true,
+        }
+    };
+    assert!(failed, "tampering went unnoticed");
+    assert_eq!(got.len(), 3 * 65536);
+    assert_eq!(got, gen_bytes(0, got.len() as u64));
+    // Frames swapped within the file, or the file truncated: refused.
+    let mut swapped = good.clone();
+    let (a, b) = (8..8 + frame, 8 + frame..8 + 2 * frame);
+    let fa = good[a.clone()].to_vec();
+    swapped[a].copy_from_slice(&good[b.clone()]);
+    swapped[b].copy_from_slice(&fa);
+    std::fs::write(&path, &swapped).unwrap();
+    assert!(e.get(json!({"Bucket": "ttb", "Key": "k"})).is_err());
+    std::fs::write(&path, &good[..good.len() - 1]).unwrap();
+    assert!(e.get(json!({"Bucket": "ttb", "Key": "k"})).is_err());
+    // Another object's ciphertext moved into place: refused (frames are
+    // bound to the blob id and key).
+    put_gen(
+        &e,
+        json!({"Bucket": "ttb", "Key": "other", "ServerSideEncryption": "AES256"}),
+        size,
+    );
+    let other = std::fs::read(e.blob_path(&e.version("ttb", "other").blobs[0].id)).unwrap();
+    std::fs::write(&path, &other).unwrap();
+    assert!(e.get(json!({"Bucket": "ttb", "Key": "k"})).is_err());
+    // Restored: served again.
+    std::fs::write(&path, &good).unwrap();
+    check_gen_get(&e, "ttb", "k", size);
+}
+
+#[test]
+fn multipart_sse_kms_ranges_across_parts_and_part_copy() {
+    let e = env();
+    e.mk("mpb");
+    let arn = e.kms_key("alias/mp");
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "mpb", "Key": "obj", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/mp"}),
+        )
+        .unwrap();
+    assert_eq!(up["ServerSideEncryption"], "aws:kms");
+    assert_eq!(up["SSEKMSKeyId"], arn);
+    let id = up["UploadId"].as_str().unwrap().to_string();
+    let p1len = 5 * 1024 * 1024 + 1000u64;
+    let all = gen_bytes(0, p1len + 200_000);
+    let p1 = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "mpb", "Key": "obj", "UploadId": id, "PartNumber": 1}),
+            &all[..p1len as usize],
+        )
+        .unwrap()
+        .output;
+    assert_eq!(p1["ServerSideEncryption"], "aws:kms");
+    assert_eq!(
+        p1["ETag"],
+        format!("\"{}\"", hex(&md5(&all[..p1len as usize])))
+    );
+    let p2 = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "mpb", "Key": "obj", "UploadId": id, "PartNumber": 2}),
+            &all[p1len as usize..],
+        )
+        .unwrap()
+        .output;
+    // UploadPart is authorized against the upload's key.
+    let ts =
+        e.s3.targets(
+            &e.ctx(),
+            "UploadPart",
+            &json!({"Bucket": "mpb", "Key": "obj", "UploadId": id, "PartNumber": 3}),
+        )
+        .unwrap();
+    assert!(ts
+        .iter()
+        .any(|t| t.action == "kms:GenerateDataKey" && t.resource == arn));
+    let done = e
+        .call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "mpb", "Key": "obj", "UploadId": id,
+                   "MultipartUpload": {"Parts": [
+                       {"PartNumber": 1, "ETag": p1["ETag"]},
+                       {"PartNumber": 2, "ETag": p2["ETag"]}]}}),
+        )
+        .unwrap();
+    assert_eq!(done["ServerSideEncryption"], "aws:kms");
+    assert!(done["ETag"].as_str().unwrap().ends_with("-2\""));
+    let v = e.version("mpb", "obj");
+    assert_eq!(v.blobs.len(), 2);
+    assert_ne!(v.blobs[0].id, v.blobs[1].id);
+    assert_eq!(
+        v.sse.as_ref().unwrap().key_arn.as_deref(),
+        Some(arn.as_str())
+    );
+    let size = all.len() as u64;
+    check_gen_get(&e, "mpb", "obj", size);
+    check_ranges(
+        &e,
+        "mpb",
+        "obj",
+        size,
+        &[
+            (p1len - 10, p1len + 10),
+            (p1len - 1, p1len),
+            (65530, p1len + 65540),
+            (size - 5, size - 1),
+        ],
+    );
+    // The parts' frames are bound to their blobs: swapping the part files
+    // is detected.
+    let (a, b) = (e.blob_path(&v.blobs[0].id), e.blob_path(&v.blobs[1].id));
+    let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    std::fs::write(&a, &bb[..]).unwrap();
+    std::fs::write(&b, &ba[..]).unwrap();
+    assert!(e.get(json!({"Bucket": "mpb", "Key": "obj"})).is_err());
+    std::fs::write(&a, &ba[..]).unwrap();
+    std::fs::write(&b, &bb[..]).unwrap();
+
+    // UploadPartCopy from an SSE-KMS source into an SSE-S3 upload.
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "mpb", "Key": "copy", "ServerSideEncryption": "AES256"}),
+        )
+        .unwrap();
+    let id2 = up["UploadId"].as_str().unwrap().to_string();
+    let pc = e
+        .call(
+            "UploadPartCopy",
+            json!({"Bucket": "mpb", "Key": "copy", "UploadId": id2, "PartNumber": 1,
+                   "CopySource": "mpb/obj", "CopySourceRange": format!("bytes={}-{}", p1len - 100, p1len + 99)}),
+        )
+        .unwrap();
+    let ts = e
+        .s3
+        .targets(
+            &e.ctx(),
+            "UploadPartCopy",
+            &json!({"Bucket": "mpb", "Key": "copy", "UploadId": id2, "PartNumber": 1, "CopySource": "mpb/obj"}),
+        )
+        .unwrap();
+    assert!(ts
+        .iter()
+        .any(|t| t.action == "kms:Decrypt" && t.resource == arn));
+    e.call(
+        "CompleteMultipartUpload",
+        json!({"Bucket": "mpb", "Key": "copy", "UploadId": id2,
+               "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": pc["CopyPartResult"]["ETag"]}]}}),
+    )
+    .unwrap();
+    let (g, got) = e.get(json!({"Bucket": "mpb", "Key": "copy"})).unwrap();
+    assert_eq!(g["ServerSideEncryption"], "AES256");
+    assert_eq!(got, gen_bytes(p1len - 100, 200));
+}
+
+#[test]
+fn copy_reencrypts_per_destination() {
+    let e = env();
+    e.mk("src");
+    e.mk("dst");
+    let arn = e.kms_key("alias/dst");
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "src", "Key": "a", "ServerSideEncryption": "AES256"}),
+        b"copy me",
+    )
+    .unwrap();
+    // To SSE-KMS.
+    let out = e
+        .call(
+            "CopyObject",
+            json!({"Bucket": "dst", "Key": "b", "CopySource": "src/a", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+        )
+        .unwrap();
+    assert_eq!(out["ServerSideEncryption"], "aws:kms");
+    assert_eq!(out["SSEKMSKeyId"], arn);
+    assert_eq!(
+        e.get(json!({"Bucket": "dst", "Key": "b"})).unwrap().1,
+        b"copy me"
+    );
+    // Without headers into a bucket without a default: not encrypted.
+    let out = e
+        .call(
+            "CopyObject",
+            json!({"Bucket": "dst", "Key": "c", "CopySource": "dst/b"}),
+        )
+        .unwrap();
+    assert!(out.get("ServerSideEncryption").is_none());
+    let (g, got) = e.get(json!({"Bucket": "dst", "Key": "c"})).unwrap();
+    assert_eq!(got, b"copy me");
+    assert!(g.get("ServerSideEncryption").is_none());
+    assert!(e.version("dst", "c").sse.is_none());
+    // Onto itself, changing only the encryption: allowed (as on AWS).
+    let out = e
+        .call(
+            "CopyObject",
+            json!({"Bucket": "dst", "Key": "c", "CopySource": "dst/c", "ServerSideEncryption": "AES256"}),
+        )
+        .unwrap();
+    assert_eq!(out["ServerSideEncryption"], "AES256");
+    assert_eq!(
+        e.get(json!({"Bucket": "dst", "Key": "c"})).unwrap().1,
+        b"copy me"
+    );
+}
+
+#[test]
+fn sse_c_and_bad_algorithms_are_refused() {
+    let e = env();
+    e.mk("ccb");
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "ccb", "Key": "k", "SSECustomerAlgorithm": "AES256",
+               "SSECustomerKey": B64.encode([7u8; 32]), "SSECustomerKeyMD5": B64.encode(md5(&[7u8; 32]))}),
+        b"x",
+    );
+    let err = r.unwrap_err();
+    assert_eq!((err.code.as_str(), err.status), ("NotImplemented", 501));
+    assert!(err.message.contains("SSE-C"), "{}", err.message);
+    assert!(e.s3.obj("ccb", "k").unwrap().is_none());
+    assert_eq!(e.blob_files(), 0);
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "ccb", "Key": "k", "ServerSideEncryption": "DES"}),
+        b"x",
+    );
+    assert_eq!(code(r), ("InvalidArgument".into(), 400));
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "ccb", "Key": "k", "SSEKMSKeyId": "alias/x"}),
+        b"x",
+    );
+    assert_eq!(code(r), ("InvalidArgument".into(), 400));
+    e.put("ccb", "plain", b"p");
+    let r = e.get(json!({"Bucket": "ccb", "Key": "plain", "SSECustomerAlgorithm": "AES256"}));
+    assert_eq!(code(r), ("NotImplemented".into(), 501));
 }
