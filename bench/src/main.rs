@@ -8,7 +8,7 @@
 //! request with SigV4 (using `ironsage-sigv4`'s key derivation).
 //!
 //! ```text
-//! ironsage-bench [--ironsage PATH] [--no-moto] [--seconds S] [--out FILE]
+//! ironsage-bench [--suite foundation|data] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--out FILE]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,10 +47,9 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Signs a form-encoded query-protocol request (STS/IAM style).
-fn signed_form(port: u16, service: &str, body: &str) -> Vec<u8> {
+fn amz_now() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let amz_date = format!(
+    format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         now.year(),
         u8::from(now.month()),
@@ -58,14 +57,39 @@ fn signed_form(port: u16, service: &str, body: &str) -> Vec<u8> {
         now.hour(),
         now.minute(),
         now.second()
-    );
+    )
+}
+
+/// A SigV4-signed request head (and the caller appends `content_length`
+/// body bytes). `extra` headers are signed too; `payload_hash` is the hex
+/// SHA-256 of the body or `UNSIGNED-PAYLOAD`.
+fn signed_head(
+    port: u16,
+    method: &str,
+    path: &str,
+    service: &str,
+    extra: &[(&str, String)],
+    content_length: usize,
+    payload_hash: &str,
+) -> Vec<u8> {
+    let amz_date = amz_now();
     let date = amz_date.get(..8).unwrap_or_default();
     let host = format!("127.0.0.1:{port}");
-    let ctype = "application/x-www-form-urlencoded; charset=utf-8";
-    let payload = hex_sha256(body.as_bytes());
-    let canonical = format!(
-        "POST\n/\n\ncontent-type:{ctype}\nhost:{host}\nx-amz-date:{amz_date}\n\ncontent-type;host;x-amz-date\n{payload}"
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), host.clone()),
+        ("x-amz-content-sha256".into(), payload_hash.to_string()),
+        ("x-amz-date".into(), amz_date.clone()),
+    ];
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
     );
+    headers.sort();
+    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let signed = signed.join(";");
+    let canonical = format!("{method}\n{path}\n\n{canonical_headers}\n{signed}\n{payload_hash}");
     let key = derive_signing_key(SK, date, REGION, service);
     let sts = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{}\n{}",
@@ -73,14 +97,56 @@ fn signed_form(port: u16, service: &str, body: &str) -> Vec<u8> {
         hex_sha256(canonical.as_bytes())
     );
     let sig = key.sign(sts.as_bytes());
-    format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ctype}\r\nX-Amz-Date: {amz_date}\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential={AK}/{}, SignedHeaders=content-type;host;x-amz-date, Signature={sig}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        key.scope(),
-        body.len()
-    )
-    .into_bytes()
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "authorization: AWS4-HMAC-SHA256 Credential={AK}/{}, SignedHeaders={signed}, Signature={sig}\r\ncontent-length: {content_length}\r\n\r\n",
+        key.scope()
+    ));
+    head.into_bytes()
+}
+
+/// Signs a form-encoded query-protocol request (STS/IAM style).
+fn signed_form(port: u16, service: &str, body: &str) -> Vec<u8> {
+    let ctype = "application/x-www-form-urlencoded; charset=utf-8".to_string();
+    let mut req = signed_head(
+        port,
+        "POST",
+        "/",
+        service,
+        &[("content-type", ctype)],
+        body.len(),
+        &hex_sha256(body.as_bytes()),
+    );
+    req.extend_from_slice(body.as_bytes());
+    req
+}
+
+/// A JSON-protocol request (KMS style).
+fn signed_json(port: u16, service: &str, target: &str, body: &str) -> Vec<u8> {
+    let mut req = signed_head(
+        port,
+        "POST",
+        "/",
+        service,
+        &[
+            ("content-type", "application/x-amz-json-1.1".to_string()),
+            ("x-amz-target", target.to_string()),
+        ],
+        body.len(),
+        &hex_sha256(body.as_bytes()),
+    );
+    req.extend_from_slice(body.as_bytes());
+    req
+}
+
+/// An S3 request with a small in-memory body.
+fn signed_s3(port: u16, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut req = signed_head(port, method, path, "s3", &[], body.len(), &hex_sha256(body));
+    req.extend_from_slice(body);
+    req
 }
 
 /// One keep-alive connection that reconnects when the server closes it
@@ -93,6 +159,40 @@ struct Conn {
 impl Conn {
     fn new(port: u16) -> Self {
         Conn { port, stream: None }
+    }
+
+    /// Sends a request and returns the status and (small) body.
+    fn call_body(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>)> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect(("127.0.0.1", self.port))?;
+            s.set_nodelay(true)?;
+            self.stream = Some(BufReader::new(s));
+        }
+        let reader = self.stream.as_mut().context("no connection")?;
+        reader.get_mut().write_all(req)?;
+        let (status, keep, body) = read_response_body(reader)?;
+        if !keep {
+            self.stream = None;
+        }
+        Ok((status, body))
+    }
+
+    /// Sends a head and then `len` bytes of a repeating pattern as the body.
+    fn call_streamed(&mut self, head: &[u8], len: u64) -> Result<u16> {
+        let s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_nodelay(true)?;
+        let mut reader = BufReader::new(s);
+        let w = reader.get_mut();
+        w.write_all(head)?;
+        let block: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            w.write_all(block.get(..n).unwrap_or_default())?;
+            left -= n as u64;
+        }
+        let (status, _, _) = read_response_body(&mut reader)?;
+        Ok(status)
     }
 
     /// Sends a request and returns the status code.
@@ -130,6 +230,12 @@ impl Conn {
 }
 
 fn read_response(r: &mut BufReader<TcpStream>) -> Result<(u16, bool)> {
+    read_response_body(r).map(|(s, k, _)| (s, k))
+}
+
+/// Reads a response; bodies up to 1 MiB are returned, larger ones are
+/// streamed to nowhere (a 256 MiB GET never sits in the client's memory).
+fn read_response_body(r: &mut BufReader<TcpStream>) -> Result<(u16, bool, Vec<u8>)> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
         bail!("closed");
@@ -156,18 +262,24 @@ fn read_response(r: &mut BufReader<TcpStream>) -> Result<(u16, bool)> {
             close = lower.contains("close");
         }
     }
+    let mut body = Vec::new();
     match len {
+        Some(n) if n <= 1 << 20 => {
+            body = vec![0u8; n];
+            r.read_exact(&mut body)?;
+        }
         Some(n) => {
-            let mut buf = vec![0u8; n];
-            r.read_exact(&mut buf)?;
+            let copied = std::io::copy(&mut r.by_ref().take(n as u64), &mut std::io::sink())?;
+            if copied != n as u64 {
+                bail!("short body");
+            }
         }
         None => {
-            let mut sink = Vec::new();
-            r.read_to_end(&mut sink)?;
+            r.read_to_end(&mut body)?;
             close = true;
         }
     }
-    Ok((status, !close))
+    Ok((status, !close, body))
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -422,11 +534,112 @@ fn measure(t: &Target, seconds: f64) -> Result<Value> {
     }))
 }
 
+fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64) -> Result<Value> {
+    let port = t.port;
+    let pid = t.child.id();
+    let bucket = format!("bench-{}", rand::random::<u32>());
+    let mut c = Conn::new(port);
+    let (st, _) = c.call_body(&signed_s3(port, "PUT", &format!("/{bucket}"), b""))?;
+    if st != 200 {
+        bail!("{}: CreateBucket answered {st}", t.name);
+    }
+    let kib: Vec<u8> = vec![b'x'; 1024];
+    let b1 = bucket.clone();
+    let put: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(move |c, i| signed_s3(port, "PUT", &format!("/{b1}/k-{c}-{i}"), &kib));
+    let puts = load(t, 1, seconds, 20_000, put);
+    let b2 = bucket.clone();
+    let n = puts.ok.max(1);
+    let get: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(move |_, i| signed_s3(port, "GET", &format!("/{b2}/k-0-{}", i % n), b""));
+    let gets = load(t, 1, seconds, 20_000, get);
+    let per = |r: &LoadResult| {
+        if r.ok + r.errors == 0 {
+            0.0
+        } else {
+            r.server_cpu_ns as f64 / (r.ok + r.errors) as f64 / 1000.0
+        }
+    };
+    // One big object: PUT then GET, throughput and server memory.
+    let len = big_mib << 20;
+    let idle = tree_rss_kib(pid);
+    let peak = Arc::new(AtomicU64::new(idle));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let head = signed_head(
+        port,
+        "PUT",
+        &format!("/{bucket}/big"),
+        "s3",
+        &[],
+        len as usize,
+        "UNSIGNED-PAYLOAD",
+    );
+    let start = Instant::now();
+    let st = Conn::new(port).call_streamed(&head, len)?;
+    let put_secs = start.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    if st != 200 {
+        bail!("{}: big PUT answered {st}", t.name);
+    }
+    let start = Instant::now();
+    let (st, _) =
+        Conn::new(port).call_body(&signed_s3(port, "GET", &format!("/{bucket}/big"), b""))?;
+    let get_secs = start.elapsed().as_secs_f64();
+    if st != 200 {
+        bail!("{}: big GET answered {st}", t.name);
+    }
+    // KMS Encrypt / Decrypt.
+    let (st, body) = c.call_body(&signed_json(port, "kms", "TrentService.CreateKey", "{}"))?;
+    let key_id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["KeyMetadata"]["KeyId"].as_str().map(str::to_string))
+        .with_context(|| format!("{}: CreateKey answered {st}", t.name))?;
+    let enc_body = format!(r#"{{"KeyId":"{key_id}","Plaintext":"aGVsbG8gd29ybGQ="}}"#);
+    let (_, body) = c.call_body(&signed_json(port, "kms", "TrentService.Encrypt", &enc_body))?;
+    let blob = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["CiphertextBlob"].as_str().map(str::to_string))
+        .context("Encrypt gave no CiphertextBlob")?;
+    let e2 = enc_body.clone();
+    let enc: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Encrypt", &e2));
+    let encs = load(t, 1, seconds, 20_000, enc);
+    let dec_body = format!(r#"{{"CiphertextBlob":"{blob}"}}"#);
+    let dec: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
+        Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Decrypt", &dec_body));
+    let decs = load(t, 1, seconds, 20_000, dec);
+    Ok(json!({
+        "server": t.name,
+        "cpu_us_per_put_object_1kib": per(&puts),
+        "cpu_us_per_get_object_1kib": per(&gets),
+        "s3_errors": puts.errors + gets.errors,
+        "big_object_mib": big_mib,
+        "big_put_mib_per_s": big_mib as f64 / put_secs,
+        "big_get_mib_per_s": big_mib as f64 / get_secs,
+        "rss_mib_above_idle_during_big_put": (peak.load(Ordering::Relaxed).saturating_sub(idle)) as f64 / 1024.0,
+        "cpu_us_per_kms_encrypt": per(&encs),
+        "cpu_us_per_kms_decrypt": per(&decs),
+        "kms_errors": encs.errors + decs.errors,
+    }))
+}
+
 fn main() -> Result<()> {
     let mut bin = PathBuf::from("target/release/ironsage");
     let mut moto = true;
     let mut seconds = 3.0;
     let mut out: Option<PathBuf> = None;
+    let mut suite = "foundation".to_string();
+    let mut big_mib: u64 = 256;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -435,17 +648,26 @@ fn main() -> Result<()> {
             "--no-moto" => moto = false,
             "--seconds" => seconds = it.next().context("--seconds S")?.parse()?,
             "--out" => out = Some(PathBuf::from(it.next().context("--out FILE")?)),
+            "--suite" => suite = it.next().context("--suite foundation|data")?.clone(),
+            "--big-mib" => big_mib = it.next().context("--big-mib N")?.parse()?,
             other => bail!("unknown argument {other}"),
         }
     }
+    let run = |t: &Target| -> Result<Value> {
+        match suite.as_str() {
+            "foundation" => measure(t, seconds),
+            "data" => measure_s3_kms(t, seconds, big_mib),
+            other => bail!("unknown suite {other} (foundation, data)"),
+        }
+    };
     let mut results = Vec::new();
     {
         let t = start_ironsage(&bin)?;
-        results.push(measure(&t, seconds)?);
+        results.push(run(&t)?);
     }
     if moto {
         match start_moto() {
-            Ok(t) => results.push(measure(&t, seconds)?),
+            Ok(t) => results.push(run(&t)?),
             Err(e) => eprintln!("moto_server unavailable: {e:#}"),
         }
     }
