@@ -277,12 +277,14 @@ fn check_condition(
                         "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" | "Fn::FindInMap"
                         | "Fn::Sub" | "Fn::Join" | "Fn::Select" | "Fn::Split" | "Fn::Base64"
                         | "Fn::GetAZs" | "Fn::Cidr" | "Fn::ImportValue" => {}
-                        other if other.starts_with("Fn::") => return Err(TemplateError::format(
-                            format!(
+                        other if other.starts_with("Fn::") => {
+                            return Err(TemplateError::format(
+                                format!(
                                 "{other} is not supported in the Conditions block of the template"
                             ),
-                            node.span,
-                        )),
+                                node.span,
+                            ))
+                        }
                         _ => {}
                     }
                 }

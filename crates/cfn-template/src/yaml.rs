@@ -57,9 +57,7 @@ fn classify_tag(tag: Option<&Tag>, span: Span) -> Result<TagKind, TemplateError>
         };
         return Ok(TagKind::Intrinsic(key));
     }
-    let core = if tag.handle == "!!" {
-        Some(tag.suffix.as_str())
-    } else if tag.handle == "tag:yaml.org,2002:" {
+    let core = if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
         Some(tag.suffix.as_str())
     } else {
         None
