@@ -480,7 +480,7 @@ fn validate_errors() {
     for i in 0..201 {
         many.push_str(&format!("  O{i}: {{Value: a}}\n"));
     }
-    assert_eq!(v(&many), "Template format error: The template contains 201 outputs; the maximum is 200 at line 204, column 8");
+    assert_eq!(v(&many), "Template format error: The template contains 201 outputs; the maximum is 200 at line 204, column 9");
 }
 
 #[test]
