@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::bool_assert_comparison)]
+
 use std::path::Path;
 
 use indexmap::IndexMap;
