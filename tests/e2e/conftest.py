@@ -31,7 +31,7 @@ def binary():
     b = os.environ.get("IRONSAGE_BIN")
     if b:
         return b
-    for p in ("target/release/ironsage", "target/debug/ironsage"):
+    for p in ("target/release/ironsage", "target/debug/ironsage"):  # release first: the e2e suite moves GiBs
         full = os.path.join(ROOT, p)
         if os.path.exists(full):
             return full
@@ -97,9 +97,9 @@ class Server:
         env.update(extra)
         return env
 
-    def aws(self, *args, env=None, check=True):
+    def aws(self, *args, env=None, check=True, timeout=120):
         """Runs the real aws CLI; returns (rc, parsed stdout or text, stderr)."""
-        r = subprocess.run(["aws", *args], capture_output=True, text=True, env=env or self.env(), timeout=60)
+        r = subprocess.run(["aws", *args], capture_output=True, text=True, env=env or self.env(), timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed ({r.returncode}): {r.stderr}")
         try:
