@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod caller;
 pub mod credentials;
+pub mod ec2;
 pub mod iam;
 pub mod ids;
 pub mod kms;
@@ -148,6 +149,51 @@ pub trait Service: Send + Sync + std::fmt::Debug {
     /// with unbuffered bodies.
     fn streams(&self) -> bool {
         false
+    }
+}
+
+/// How one service calls another on a caller's behalf (CloudFormation
+/// providers, Service Catalog launches, S3 asking KMS): the same operation,
+/// the same validation, and the same authorization a request through the
+/// gateway gets — evaluated for `caller`, with `aws:CalledVia` /
+/// `aws:ViaAWSService` naming the calling service (`via`, e.g.
+/// `cloudformation.amazonaws.com`). The gateway's `App` implements it.
+pub trait Internal: Send + Sync {
+    /// Runs `service`'s `op` with `input` as `caller` in `region`.
+    fn invoke(
+        &self,
+        caller: &Caller,
+        region: &str,
+        via: Option<&str>,
+        service: &str,
+        op: &str,
+        input: Value,
+    ) -> Result<Value, AwsError>;
+}
+
+/// A late-bound handle to the [`Internal`] invoker: services are built
+/// before the gateway that implements it exists.
+#[derive(Default, Clone)]
+pub struct InternalHandle(std::sync::Arc<std::sync::OnceLock<std::sync::Weak<dyn Internal>>>);
+
+impl std::fmt::Debug for InternalHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InternalHandle")
+    }
+}
+
+impl InternalHandle {
+    /// Binds the invoker (once).
+    pub fn bind(&self, invoker: std::sync::Weak<dyn Internal>) {
+        let _ = self.0.set(invoker);
+    }
+
+    /// The invoker, if bound and alive.
+    pub fn get(&self) -> Result<std::sync::Arc<dyn Internal>, AwsError> {
+        self.0
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or_else(|| AwsError::new("InternalFailure", "internal service calls are not available", 500))
     }
 }
 
