@@ -56,6 +56,8 @@ pub struct App {
     pub config: Config,
     /// Recent authorization decisions, for `ironsage iam explain`.
     pub decisions: crate::authz::DecisionLog,
+    /// The service-to-service invoker handed to services (bound to this app).
+    pub internal: ironsage_services::InternalHandle,
 }
 
 /// Start-up failures.
@@ -104,7 +106,8 @@ impl App {
         services.insert("s3", Arc::new(s3));
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
         let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);
-        Ok(Arc::new(App {
+        let internal = ironsage_services::InternalHandle::default();
+        let app = Arc::new(App {
             store,
             credentials,
             accounts,
@@ -117,7 +120,10 @@ impl App {
             started: Instant::now(),
             config,
             decisions,
-        }))
+            internal,
+        });
+        crate::internal::bind(&app);
+        Ok(app)
     }
 }
 

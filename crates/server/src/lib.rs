@@ -19,6 +19,7 @@
 pub mod app;
 pub mod authz;
 pub mod gateway;
+pub mod internal;
 pub mod stream;
 
 pub use app::{App, Config};
