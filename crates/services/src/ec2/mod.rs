@@ -485,7 +485,7 @@ pub(crate) fn describe(
     k: Kind,
     ids_member: &str,
     out_member: &str,
-    render: impl Fn(&Region, &Value) -> Value,
+    render: impl for<'a> Fn(&Region, &'a Value) -> std::borrow::Cow<'a, Value>,
 ) -> Result<Value, AwsError> {
     let ids = rq.strs(ids_member);
     for id in &ids {
@@ -497,8 +497,8 @@ pub(crate) fn describe(
     let mut items = Vec::new();
     let mut push = |id: &String, d: &Value| {
         let v = render(r, d);
-        if filters.matches(&v) {
-            items.push((id.clone(), public(&v)));
+        if filters.matches(v.as_ref()) {
+            items.push((id.clone(), public(v.as_ref())));
         }
     };
     if ids.is_empty() {

@@ -305,7 +305,9 @@ pub(crate) fn create_vpc(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsError>
 }
 
 pub(crate) fn describe_vpcs(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
-    describe(r, rq, VPC, "VpcIds", "Vpcs", |_, d| d.clone())
+    describe(r, rq, VPC, "VpcIds", "Vpcs", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })
 }
 
 fn live_nat(d: &Value) -> bool {
@@ -579,7 +581,9 @@ pub(crate) fn create_subnet(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsErr
 }
 
 pub(crate) fn describe_subnets(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
-    describe(r, rq, SUBNET, "SubnetIds", "Subnets", |_, d| d.clone())
+    describe(r, rq, SUBNET, "SubnetIds", "Subnets", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })
 }
 
 pub(crate) fn delete_subnet(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
@@ -758,7 +762,7 @@ pub(crate) fn describe_enis(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> 
         ENI,
         "NetworkInterfaceIds",
         "NetworkInterfaces",
-        |_, d| d.clone(),
+        |_, d| std::borrow::Cow::Borrowed(d),
     )
 }
 
@@ -778,7 +782,9 @@ pub(crate) fn create_route_table(r: &mut Region, rq: &Rq<'_>) -> Result<Value, A
 }
 
 pub(crate) fn describe_route_tables(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
-    describe(r, rq, RTB, "RouteTableIds", "RouteTables", |_, d| d.clone())
+    describe(r, rq, RTB, "RouteTableIds", "RouteTables", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })
 }
 
 pub(crate) fn delete_route_table(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
@@ -1166,7 +1172,7 @@ pub(crate) fn describe_igws(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> 
         IGW,
         "InternetGatewayIds",
         "InternetGateways",
-        |_, d| d.clone(),
+        |_, d| std::borrow::Cow::Borrowed(d),
     )
 }
 
@@ -1290,7 +1296,9 @@ pub(crate) fn describe_addresses(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsEr
             ));
         }
     }
-    let out = describe(r, rq, EIP, "AllocationIds", "Addresses", |_, d| d.clone())?;
+    let out = describe(r, rq, EIP, "AllocationIds", "Addresses", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })?;
     if ips.is_empty() {
         return Ok(out);
     }
@@ -1553,7 +1561,7 @@ pub(crate) fn describe_nats(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> 
         now: rq.now.clone(),
     };
     describe(r, &rq2, NAT, "NatGatewayIds", "NatGateways", |_, d| {
-        d.clone()
+        std::borrow::Cow::Borrowed(d)
     })
 }
 
@@ -1621,7 +1629,7 @@ pub(crate) fn create_dhcp_options(r: &mut Region, rq: &Rq<'_>) -> Result<Value, 
 
 pub(crate) fn describe_dhcp_options(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
     describe(r, rq, DOPT, "DhcpOptionsIds", "DhcpOptions", |_, d| {
-        d.clone()
+        std::borrow::Cow::Borrowed(d)
     })
 }
 
@@ -1649,7 +1657,9 @@ pub(crate) fn associate_dhcp_options(r: &mut Region, rq: &Rq<'_>) -> Result<Valu
 // -------------------------------------------------------------- network ACLs
 
 pub(crate) fn describe_acls(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
-    describe(r, rq, ACL, "NetworkAclIds", "NetworkAcls", |_, d| d.clone())
+    describe(r, rq, ACL, "NetworkAclIds", "NetworkAcls", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })
 }
 
 // ----------------------------------------------------------------- flow logs
@@ -1774,7 +1784,9 @@ pub(crate) fn describe_flow_logs(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsEr
         input: &input,
         now: rq.now.clone(),
     };
-    describe(r, &rq2, FLOW, "FlowLogIds", "FlowLogs", |_, d| d.clone())
+    describe(r, &rq2, FLOW, "FlowLogIds", "FlowLogs", |_, d| {
+        std::borrow::Cow::Borrowed(d)
+    })
 }
 
 pub(crate) fn delete_flow_logs(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsError> {

@@ -362,7 +362,9 @@ pub(crate) fn describe_security_groups(r: &Region, rq: &Rq<'_>) -> Result<Value,
             ));
         }
     }
-    let out = describe(r, rq, SG, "GroupIds", "SecurityGroups", |_, d| render(d))?;
+    let out = describe(r, rq, SG, "GroupIds", "SecurityGroups", |_, d| {
+        std::borrow::Cow::Owned(render(d))
+    })?;
     if names.is_empty() {
         return Ok(out);
     }

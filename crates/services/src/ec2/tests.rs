@@ -102,12 +102,18 @@ fn regions_zones_account() {
         json!({"Filters": [{"Name": "zone-name", "Values": ["us-east-1b"]}]}),
     );
     assert_eq!(f["AvailabilityZones"].as_array().unwrap().len(), 1);
-    let r = ok(&ec2, "DescribeRegions", json!({"RegionNames": ["eu-west-1"]}));
+    let r = ok(
+        &ec2,
+        "DescribeRegions",
+        json!({"RegionNames": ["eu-west-1"]}),
+    );
     assert_eq!(r["Regions"][0]["Endpoint"], "ec2.eu-west-1.amazonaws.com");
     let a = ok(&ec2, "DescribeAccountAttributes", json!({}));
     let attrs = a["AccountAttributes"].as_array().unwrap();
-    assert!(attrs.iter().any(|x| x["AttributeName"] == "supported-platforms"
-        && x["AttributeValues"][0]["AttributeValue"] == "VPC"));
+    assert!(attrs
+        .iter()
+        .any(|x| x["AttributeName"] == "supported-platforms"
+            && x["AttributeValues"][0]["AttributeValue"] == "VPC"));
     assert!(attrs.iter().any(|x| x["AttributeName"] == "default-vpc"
         && x["AttributeValues"][0]["AttributeValue"] == "none"));
 }
@@ -123,10 +129,17 @@ fn vpc_validation_defaults_and_dry_run() {
         code(run(&ec2, "CreateVpc", json!({"CidrBlock": "10.0.0.0/29"}))),
         "InvalidVpc.Range"
     );
-    let e = run(&ec2, "CreateVpc", json!({"CidrBlock": "10.0.0.0/16", "DryRun": true}))
-        .unwrap_err();
+    let e = run(
+        &ec2,
+        "CreateVpc",
+        json!({"CidrBlock": "10.0.0.0/16", "DryRun": true}),
+    )
+    .unwrap_err();
     assert_eq!((e.code.as_str(), e.status), ("DryRunOperation", 412));
-    assert!(ok(&ec2, "DescribeVpcs", json!({}))["Vpcs"].as_array().unwrap().is_empty());
+    assert!(ok(&ec2, "DescribeVpcs", json!({}))["Vpcs"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let v = ok(&ec2, "CreateVpc", json!({"CidrBlock": "10.0.0.0/16"}));
     let vpc = v["Vpc"]["VpcId"].as_str().unwrap().to_string();
     assert_eq!(vpc.len(), 4 + 17);
@@ -150,7 +163,10 @@ fn vpc_validation_defaults_and_dry_run() {
     let gid = g["GroupId"].as_str().unwrap();
     assert_eq!(g["IpPermissions"][0]["IpProtocol"], "-1");
     assert_eq!(g["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"], gid);
-    assert_eq!(g["IpPermissionsEgress"][0]["IpRanges"][0]["CidrIp"], "0.0.0.0/0");
+    assert_eq!(
+        g["IpPermissionsEgress"][0]["IpRanges"][0]["CidrIp"],
+        "0.0.0.0/0"
+    );
     assert!(g.get("_rules").is_none());
     let acl = ok(&ec2, "DescribeNetworkAcls", json!({}));
     assert_eq!(acl["NetworkAcls"][0]["IsDefault"], true);
@@ -184,7 +200,11 @@ fn vpc_validation_defaults_and_dry_run() {
         json!({"VpcId": vpc, "CidrBlock": "10.1.0.0/16"}),
     );
     assert_eq!(
-        code(run(&ec2, "AssociateVpcCidrBlock", json!({"VpcId": vpc, "CidrBlock": "10.1.128.0/17"}))),
+        code(run(
+            &ec2,
+            "AssociateVpcCidrBlock",
+            json!({"VpcId": vpc, "CidrBlock": "10.1.128.0/17"})
+        )),
         "InvalidVpc.Range"
     );
     let rt = ok(&ec2, "DescribeRouteTables", json!({}));
@@ -203,8 +223,16 @@ fn vpc_validation_defaults_and_dry_run() {
     let v2 = ok(&again, "DescribeVpcs", json!({"VpcIds": [vpc]}));
     assert_eq!(v2["Vpcs"][0]["CidrBlock"], "10.0.0.0/16");
     ok(&ec2, "DeleteVpc", json!({"VpcId": vpc}));
-    assert!(ok(&ec2, "DescribeRouteTables", json!({}))["RouteTables"].as_array().unwrap().is_empty());
-    assert!(ok(&ec2, "DescribeSecurityGroups", json!({}))["SecurityGroups"].as_array().unwrap().is_empty());
+    assert!(ok(&ec2, "DescribeRouteTables", json!({}))["RouteTables"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        ok(&ec2, "DescribeSecurityGroups", json!({}))["SecurityGroups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -219,7 +247,11 @@ fn full_network_build_describe_and_teardown() {
         .unwrap()
         .to_string();
     for a in ["EnableDnsSupport", "EnableDnsHostnames"] {
-        ok(&ec2, "ModifyVpcAttribute", json!({"VpcId": vpc, a: {"Value": true}}));
+        ok(
+            &ec2,
+            "ModifyVpcAttribute",
+            json!({"VpcId": vpc, a: {"Value": true}}),
+        );
     }
     let subnet = |cidr: &str, az: &str, name: &str| {
         ok(
@@ -249,11 +281,23 @@ fn full_network_build_describe_and_teardown() {
         u2["SubnetId"].as_str().unwrap().to_string(),
     );
     // Overlap and range errors.
-    let e = run(&ec2, "CreateSubnet", json!({"VpcId": vpc, "CidrBlock": "10.20.0.0/24"})).unwrap_err();
+    let e = run(
+        &ec2,
+        "CreateSubnet",
+        json!({"VpcId": vpc, "CidrBlock": "10.20.0.0/24"}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "InvalidSubnet.Conflict");
-    assert_eq!(e.message, "The CIDR '10.20.0.0/24' conflicts with another subnet");
     assert_eq!(
-        code(run(&ec2, "CreateSubnet", json!({"VpcId": vpc, "CidrBlock": "10.99.0.0/24"}))),
+        e.message,
+        "The CIDR '10.20.0.0/24' conflicts with another subnet"
+    );
+    assert_eq!(
+        code(run(
+            &ec2,
+            "CreateSubnet",
+            json!({"VpcId": vpc, "CidrBlock": "10.99.0.0/24"})
+        )),
         "InvalidSubnet.Range"
     );
     ok(
@@ -266,16 +310,28 @@ fn full_network_build_describe_and_teardown() {
         .as_str()
         .unwrap()
         .to_string();
-    ok(&ec2, "AttachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc}));
+    ok(
+        &ec2,
+        "AttachInternetGateway",
+        json!({"InternetGatewayId": igw, "VpcId": vpc}),
+    );
     let igw2 = ok(&ec2, "CreateInternetGateway", json!({}))["InternetGateway"]["InternetGatewayId"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(
-        code(run(&ec2, "AttachInternetGateway", json!({"InternetGatewayId": igw2, "VpcId": vpc}))),
+        code(run(
+            &ec2,
+            "AttachInternetGateway",
+            json!({"InternetGatewayId": igw2, "VpcId": vpc})
+        )),
         "Resource.AlreadyAssociated"
     );
-    ok(&ec2, "DeleteInternetGateway", json!({"InternetGatewayId": igw2}));
+    ok(
+        &ec2,
+        "DeleteInternetGateway",
+        json!({"InternetGatewayId": igw2}),
+    );
     // Public route table.
     let pub_rt = ok(&ec2, "CreateRouteTable", json!({"VpcId": vpc}))["RouteTable"]["RouteTableId"]
         .as_str()
@@ -287,15 +343,28 @@ fn full_network_build_describe_and_teardown() {
         json!({"RouteTableId": pub_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw}),
     );
     assert_eq!(
-        code(run(&ec2, "CreateRoute", json!({"RouteTableId": pub_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw}))),
+        code(run(
+            &ec2,
+            "CreateRoute",
+            json!({"RouteTableId": pub_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw})
+        )),
         "RouteAlreadyExists"
     );
     for s in [&u1, &u2] {
-        ok(&ec2, "AssociateRouteTable", json!({"RouteTableId": pub_rt, "SubnetId": s}));
+        ok(
+            &ec2,
+            "AssociateRouteTable",
+            json!({"RouteTableId": pub_rt, "SubnetId": s}),
+        );
     }
     // EIPs + NATs.
-    let eips: Vec<Value> = (0..2).map(|_| ok(&ec2, "AllocateAddress", json!({"Domain": "vpc"}))).collect();
-    assert!(eips[0]["PublicIp"].as_str().unwrap().starts_with("198.51.100."));
+    let eips: Vec<Value> = (0..2)
+        .map(|_| ok(&ec2, "AllocateAddress", json!({"Domain": "vpc"})))
+        .collect();
+    assert!(eips[0]["PublicIp"]
+        .as_str()
+        .unwrap()
+        .starts_with("198.51.100."));
     assert_ne!(eips[0]["PublicIp"], eips[1]["PublicIp"]);
     let mut nats = Vec::new();
     for (s, e) in [(&u1, &eips[0]), (&u2, &eips[1])] {
@@ -305,27 +374,62 @@ fn full_network_build_describe_and_teardown() {
             json!({"SubnetId": s, "AllocationId": e["AllocationId"]}),
         );
         assert_eq!(n["NatGateway"]["State"], "pending");
-        nats.push(n["NatGateway"]["NatGatewayId"].as_str().unwrap().to_string());
+        nats.push(
+            n["NatGateway"]["NatGatewayId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    let d = ok(&ec2, "DescribeNatGateways", json!({"NatGatewayIds": [nats[0]]}));
+    let d = ok(
+        &ec2,
+        "DescribeNatGateways",
+        json!({"NatGatewayIds": [nats[0]]}),
+    );
     assert_eq!(d["NatGateways"][0]["State"], "available");
-    assert_eq!(d["NatGateways"][0]["NatGatewayAddresses"][0]["PublicIp"], eips[0]["PublicIp"]);
-    let a = ok(&ec2, "DescribeAddresses", json!({"AllocationIds": [eips[0]["AllocationId"]]}));
-    assert!(a["Addresses"][0]["AssociationId"].as_str().unwrap().starts_with("eipassoc-"));
     assert_eq!(
-        code(run(&ec2, "ReleaseAddress", json!({"AllocationId": eips[0]["AllocationId"]}))),
+        d["NatGateways"][0]["NatGatewayAddresses"][0]["PublicIp"],
+        eips[0]["PublicIp"]
+    );
+    let a = ok(
+        &ec2,
+        "DescribeAddresses",
+        json!({"AllocationIds": [eips[0]["AllocationId"]]}),
+    );
+    assert!(a["Addresses"][0]["AssociationId"]
+        .as_str()
+        .unwrap()
+        .starts_with("eipassoc-"));
+    assert_eq!(
+        code(run(
+            &ec2,
+            "ReleaseAddress",
+            json!({"AllocationId": eips[0]["AllocationId"]})
+        )),
         "InvalidIPAddress.InUse"
     );
     // Private route tables with NAT routes.
     let mut priv_rts = Vec::new();
     for (s, n) in [(&p1, &nats[0]), (&p2, &nats[1])] {
-        let rt = ok(&ec2, "CreateRouteTable", json!({"VpcId": vpc,
-            "TagSpecifications": name_tag("route-table", "private-rt")}))["RouteTable"]["RouteTableId"]
+        let rt = ok(
+            &ec2,
+            "CreateRouteTable",
+            json!({"VpcId": vpc,
+            "TagSpecifications": name_tag("route-table", "private-rt")}),
+        )["RouteTable"]["RouteTableId"]
             .as_str()
             .unwrap()
             .to_string();
-        ok(&ec2, "CreateRoute", json!({"RouteTableId": rt, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": n}));
-        ok(&ec2, "AssociateRouteTable", json!({"RouteTableId": rt, "SubnetId": s}));
+        ok(
+            &ec2,
+            "CreateRoute",
+            json!({"RouteTableId": rt, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": n}),
+        );
+        ok(
+            &ec2,
+            "AssociateRouteTable",
+            json!({"RouteTableId": rt, "SubnetId": s}),
+        );
         priv_rts.push(rt);
     }
     // S3 gateway endpoint → prefix-list routes in the private tables.
@@ -337,16 +441,36 @@ fn full_network_build_describe_and_teardown() {
     )["VpcEndpoint"]
         .clone();
     let s3_id = s3["VpcEndpointId"].as_str().unwrap().to_string();
-    let pls = ok(&ec2, "DescribePrefixLists", json!({"Filters": [{"Name": "prefix-list-name", "Values": ["com.amazonaws.us-east-1.s3"]}]}));
-    let pl = pls["PrefixLists"][0]["PrefixListId"].as_str().unwrap().to_string();
-    let rt = ok(&ec2, "DescribeRouteTables", json!({"RouteTableIds": [priv_rts[0]]}));
+    let pls = ok(
+        &ec2,
+        "DescribePrefixLists",
+        json!({"Filters": [{"Name": "prefix-list-name", "Values": ["com.amazonaws.us-east-1.s3"]}]}),
+    );
+    let pl = pls["PrefixLists"][0]["PrefixListId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rt = ok(
+        &ec2,
+        "DescribeRouteTables",
+        json!({"RouteTableIds": [priv_rts[0]]}),
+    );
     let routes = rt["RouteTables"][0]["Routes"].as_array().unwrap();
-    assert!(routes.iter().any(|r| r["DestinationPrefixListId"] == pl && r["GatewayId"] == s3_id));
-    assert!(s3["PolicyDocument"].as_str().unwrap().contains("\"Principal\":\"*\""));
+    assert!(routes
+        .iter()
+        .any(|r| r["DestinationPrefixListId"] == pl && r["GatewayId"] == s3_id));
+    assert!(s3["PolicyDocument"]
+        .as_str()
+        .unwrap()
+        .contains("\"Principal\":\"*\""));
     // Endpoint SG allowing only itself.
     // AWS: group names cannot start with `sg-`.
     assert_eq!(
-        code(run(&ec2, "CreateSecurityGroup", json!({"GroupName": "sg-vpce-env", "Description": "x", "VpcId": vpc}))),
+        code(run(
+            &ec2,
+            "CreateSecurityGroup",
+            json!({"GroupName": "sg-vpce-env", "Description": "x", "VpcId": vpc})
+        )),
         "InvalidParameterValue"
     );
     let sg = ok(
@@ -357,26 +481,43 @@ fn full_network_build_describe_and_teardown() {
     );
     let sg_id = sg["GroupId"].as_str().unwrap().to_string();
     assert_eq!(
-        code(run(&ec2, "CreateSecurityGroup", json!({"GroupName": "vpce-env", "Description": "x", "VpcId": vpc}))),
+        code(run(
+            &ec2,
+            "CreateSecurityGroup",
+            json!({"GroupName": "vpce-env", "Description": "x", "VpcId": vpc})
+        )),
         "InvalidGroup.Duplicate"
     );
     let self_rule = json!({"GroupId": sg_id, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
         "UserIdGroupPairs": [{"GroupId": sg_id}]}]});
     let auth = ok(&ec2, "AuthorizeSecurityGroupIngress", self_rule.clone());
-    let rule_id = auth["SecurityGroupRules"][0]["SecurityGroupRuleId"].as_str().unwrap().to_string();
+    let rule_id = auth["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(rule_id.starts_with("sgr-"));
-    assert_eq!(code(run(&ec2, "AuthorizeSecurityGroupIngress", self_rule)), "InvalidPermission.Duplicate");
+    assert_eq!(
+        code(run(&ec2, "AuthorizeSecurityGroupIngress", self_rule)),
+        "InvalidPermission.Duplicate"
+    );
     let cidr_rule = json!({"GroupId": sg_id, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
         "IpRanges": [{"CidrIp": "10.20.0.0/16", "Description": "vpc"}]}]});
     ok(&ec2, "AuthorizeSecurityGroupIngress", cidr_rule.clone());
     ok(&ec2, "RevokeSecurityGroupIngress", cidr_rule.clone());
-    assert_eq!(code(run(&ec2, "RevokeSecurityGroupIngress", cidr_rule)), "InvalidPermission.NotFound");
+    assert_eq!(
+        code(run(&ec2, "RevokeSecurityGroupIngress", cidr_rule)),
+        "InvalidPermission.NotFound"
+    );
     let g = ok(&ec2, "DescribeSecurityGroups", json!({"GroupIds": [sg_id]}));
     let perms = g["SecurityGroups"][0]["IpPermissions"].as_array().unwrap();
     assert_eq!(perms.len(), 1);
     assert_eq!(perms[0]["FromPort"], 443);
     assert_eq!(perms[0]["UserIdGroupPairs"][0]["GroupId"], sg_id);
-    let rules = ok(&ec2, "DescribeSecurityGroupRules", json!({"Filters": [{"Name": "group-id", "Values": [sg_id]}]}));
+    let rules = ok(
+        &ec2,
+        "DescribeSecurityGroupRules",
+        json!({"Filters": [{"Name": "group-id", "Values": [sg_id]}]}),
+    );
     assert_eq!(rules["SecurityGroupRules"].as_array().unwrap().len(), 2);
     // Interface endpoints with ENIs and DNS entries.
     let mut ifaces = Vec::new();
@@ -391,28 +532,61 @@ fn full_network_build_describe_and_teardown() {
         )["VpcEndpoint"]
             .clone();
         assert_eq!(e["NetworkInterfaceIds"].as_array().unwrap().len(), 2);
-        let dns: Vec<&str> = e["DnsEntries"].as_array().unwrap().iter().map(|d| d["DnsName"].as_str().unwrap()).collect();
+        let dns: Vec<&str> = e["DnsEntries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["DnsName"].as_str().unwrap())
+            .collect();
         assert_eq!(dns.len(), 4);
         assert!(dns[0].ends_with(".us-east-1.vpce.amazonaws.com"), "{dns:?}");
-        ifaces.push((svc, e["VpcEndpointId"].as_str().unwrap().to_string(), dns.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+        ifaces.push((
+            svc,
+            e["VpcEndpointId"].as_str().unwrap().to_string(),
+            dns.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        ));
     }
-    assert!(ifaces[0].2.contains(&"sts.us-east-1.amazonaws.com".to_string()));
-    assert!(ifaces[1].2.contains(&"api.sagemaker.us-east-1.amazonaws.com".to_string()));
+    assert!(ifaces[0]
+        .2
+        .contains(&"sts.us-east-1.amazonaws.com".to_string()));
+    assert!(ifaces[1]
+        .2
+        .contains(&"api.sagemaker.us-east-1.amazonaws.com".to_string()));
     assert_eq!(
-        code(run(&ec2, "CreateVpcEndpoint", json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.sts",
-            "VpcEndpointType": "Interface", "SubnetIds": [p1], "PrivateDnsEnabled": true}))),
+        code(run(
+            &ec2,
+            "CreateVpcEndpoint",
+            json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.sts",
+            "VpcEndpointType": "Interface", "SubnetIds": [p1], "PrivateDnsEnabled": true})
+        )),
         "InvalidParameter"
     );
     assert_eq!(
-        code(run(&ec2, "CreateVpcEndpoint", json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.nope",
-            "VpcEndpointType": "Interface", "SubnetIds": [p1]}))),
+        code(run(
+            &ec2,
+            "CreateVpcEndpoint",
+            json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.nope",
+            "VpcEndpointType": "Interface", "SubnetIds": [p1]})
+        )),
         "InvalidServiceName"
     );
-    let eni = ok(&ec2, "DescribeNetworkInterfaces", json!({"Filters": [{"Name": "subnet-id", "Values": [p1]}]}));
+    let eni = ok(
+        &ec2,
+        "DescribeNetworkInterfaces",
+        json!({"Filters": [{"Name": "subnet-id", "Values": [p1]}]}),
+    );
     let enis = eni["NetworkInterfaces"].as_array().unwrap();
     assert_eq!(enis.len(), 3);
-    assert_eq!(enis.iter().filter(|e| e["InterfaceType"] == "vpc_endpoint").count(), 3);
-    let ips: Vec<&str> = enis.iter().map(|e| e["PrivateIpAddress"].as_str().unwrap()).collect();
+    assert_eq!(
+        enis.iter()
+            .filter(|e| e["InterfaceType"] == "vpc_endpoint")
+            .count(),
+        3
+    );
+    let ips: Vec<&str> = enis
+        .iter()
+        .map(|e| e["PrivateIpAddress"].as_str().unwrap())
+        .collect();
     assert!(ips.iter().all(|ip| ip.starts_with("10.20.")));
     let sub = ok(&ec2, "DescribeSubnets", json!({"SubnetIds": [p1]}));
     assert_eq!(sub["Subnets"][0]["AvailableIpAddressCount"], 8192 - 5 - 3);
@@ -425,23 +599,50 @@ fn full_network_build_describe_and_teardown() {
     assert!(ec2.endpoint(ACCT, "eu-west-1", &s3_id).is_none());
     // Describe with filters and pagination.
     let f = |op: &str, filters: Value| ok(&ec2, op, json!({ "Filters": filters }));
-    let private = f("DescribeSubnets", json!([{"Name": "vpc-id", "Values": [vpc]}, {"Name": "tag:Name", "Values": ["private-*"]}]));
+    let private = f(
+        "DescribeSubnets",
+        json!([{"Name": "vpc-id", "Values": [vpc]}, {"Name": "tag:Name", "Values": ["private-*"]}]),
+    );
     assert_eq!(ids(&private, "Subnets", "SubnetId").len(), 2);
-    let az_a = f("DescribeSubnets", json!([{"Name": "availability-zone", "Values": ["us-east-1a"]}]));
+    let az_a = f(
+        "DescribeSubnets",
+        json!([{"Name": "availability-zone", "Values": ["us-east-1a"]}]),
+    );
     let mut got = ids(&az_a, "Subnets", "SubnetId");
     got.sort();
     let mut want = vec![p1.clone(), u1.clone()];
     want.sort();
     assert_eq!(got, want);
-    let svc = f("DescribeVpcEndpoints", json!([{"Name": "service-name", "Values": ["com.amazonaws.us-east-1.s3"]}]));
-    assert_eq!(ids(&svc, "VpcEndpoints", "VpcEndpointId"), vec![s3_id.clone()]);
-    let iface = f("DescribeVpcEndpoints", json!([{"Name": "vpc-endpoint-type", "Values": ["Interface"]}, {"Name": "vpc-id", "Values": [vpc]}]));
+    let svc = f(
+        "DescribeVpcEndpoints",
+        json!([{"Name": "service-name", "Values": ["com.amazonaws.us-east-1.s3"]}]),
+    );
+    assert_eq!(
+        ids(&svc, "VpcEndpoints", "VpcEndpointId"),
+        vec![s3_id.clone()]
+    );
+    let iface = f(
+        "DescribeVpcEndpoints",
+        json!([{"Name": "vpc-endpoint-type", "Values": ["Interface"]}, {"Name": "vpc-id", "Values": [vpc]}]),
+    );
     assert_eq!(iface["VpcEndpoints"].as_array().unwrap().len(), 3);
-    let main = f("DescribeRouteTables", json!([{"Name": "association.main", "Values": ["true"]}]));
+    let main = f(
+        "DescribeRouteTables",
+        json!([{"Name": "association.main", "Values": ["true"]}]),
+    );
     assert_eq!(main["RouteTables"].as_array().unwrap().len(), 1);
-    let att = f("DescribeInternetGateways", json!([{"Name": "attachment.vpc-id", "Values": [vpc]}]));
-    assert_eq!(ids(&att, "InternetGateways", "InternetGatewayId"), vec![igw.clone()]);
-    let tagged = f("DescribeRouteTables", json!([{"Name": "tag-key", "Values": ["Name"]}]));
+    let att = f(
+        "DescribeInternetGateways",
+        json!([{"Name": "attachment.vpc-id", "Values": [vpc]}]),
+    );
+    assert_eq!(
+        ids(&att, "InternetGateways", "InternetGatewayId"),
+        vec![igw.clone()]
+    );
+    let tagged = f(
+        "DescribeRouteTables",
+        json!([{"Name": "tag-key", "Values": ["Name"]}]),
+    );
     assert_eq!(tagged["RouteTables"].as_array().unwrap().len(), 2);
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
@@ -463,7 +664,11 @@ fn full_network_build_describe_and_teardown() {
     let mut dedup = seen.clone();
     dedup.dedup();
     assert_eq!(dedup.len(), 8);
-    let tags = ok(&ec2, "DescribeTags", json!({"Filters": [{"Name": "resource-type", "Values": ["subnet"]}]}));
+    let tags = ok(
+        &ec2,
+        "DescribeTags",
+        json!({"Filters": [{"Name": "resource-type", "Values": ["subnet"]}]}),
+    );
     assert_eq!(tags["Tags"].as_array().unwrap().len(), 4);
     // Out-of-order deletes fail and change nothing.
     let before = snapshot(&ec2);
@@ -475,7 +680,10 @@ fn full_network_build_describe_and_teardown() {
     dv("DeleteSubnet", json!({"SubnetId": p1}));
     dv("DeleteSubnet", json!({"SubnetId": u1}));
     dv("DeleteInternetGateway", json!({"InternetGatewayId": igw}));
-    dv("DetachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc}));
+    dv(
+        "DetachInternetGateway",
+        json!({"InternetGatewayId": igw, "VpcId": vpc}),
+    );
     dv("DeleteRouteTable", json!({"RouteTableId": pub_rt}));
     dv("DeleteSecurityGroup", json!({"GroupId": sg_id}));
     assert_eq!(snapshot(&ec2), before);
@@ -483,41 +691,233 @@ fn full_network_build_describe_and_teardown() {
     let mut all_vpce: Vec<String> = ifaces.iter().map(|(_, id, _)| id.clone()).collect();
     all_vpce.push(s3_id.clone());
     all_vpce.push("vpce-0123456789abcdef0".into());
-    let del = ok(&ec2, "DeleteVpcEndpoints", json!({ "VpcEndpointIds": all_vpce }));
+    let del = ok(
+        &ec2,
+        "DeleteVpcEndpoints",
+        json!({ "VpcEndpointIds": all_vpce }),
+    );
     assert_eq!(del["Unsuccessful"].as_array().unwrap().len(), 1);
-    let rt = ok(&ec2, "DescribeRouteTables", json!({"RouteTableIds": [priv_rts[0]]}));
-    assert!(!rt["RouteTables"][0]["Routes"].as_array().unwrap().iter().any(|r| r.get("DestinationPrefixListId").is_some()));
+    let rt = ok(
+        &ec2,
+        "DescribeRouteTables",
+        json!({"RouteTableIds": [priv_rts[0]]}),
+    );
+    assert!(!rt["RouteTables"][0]["Routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r.get("DestinationPrefixListId").is_some()));
     for n in &nats {
-        assert_eq!(ok(&ec2, "DeleteNatGateway", json!({"NatGatewayId": n}))["NatGatewayId"], *n);
+        assert_eq!(
+            ok(&ec2, "DeleteNatGateway", json!({"NatGatewayId": n}))["NatGatewayId"],
+            *n
+        );
     }
-    let d = ok(&ec2, "DescribeNatGateways", json!({"Filter": [{"Name": "state", "Values": ["deleted"]}]}));
+    let d = ok(
+        &ec2,
+        "DescribeNatGateways",
+        json!({"Filter": [{"Name": "state", "Values": ["deleted"]}]}),
+    );
     assert_eq!(d["NatGateways"].as_array().unwrap().len(), 2);
-    let rt = ok(&ec2, "DescribeRouteTables", json!({"RouteTableIds": [priv_rts[0]]}));
-    assert!(rt["RouteTables"][0]["Routes"].as_array().unwrap().iter().any(|r| r["State"] == "blackhole"));
+    let rt = ok(
+        &ec2,
+        "DescribeRouteTables",
+        json!({"RouteTableIds": [priv_rts[0]]}),
+    );
+    assert!(rt["RouteTables"][0]["Routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["State"] == "blackhole"));
     for e in &eips {
-        ok(&ec2, "ReleaseAddress", json!({"AllocationId": e["AllocationId"]}));
+        ok(
+            &ec2,
+            "ReleaseAddress",
+            json!({"AllocationId": e["AllocationId"]}),
+        );
     }
-    let all_rt = ok(&ec2, "DescribeRouteTables", json!({"Filters": [{"Name": "vpc-id", "Values": [vpc]}]}));
+    let all_rt = ok(
+        &ec2,
+        "DescribeRouteTables",
+        json!({"Filters": [{"Name": "vpc-id", "Values": [vpc]}]}),
+    );
     for t in all_rt["RouteTables"].as_array().unwrap() {
         for a in t["Associations"].as_array().unwrap() {
             if a["Main"] != true {
-                ok(&ec2, "DisassociateRouteTable", json!({"AssociationId": a["RouteTableAssociationId"]}));
+                ok(
+                    &ec2,
+                    "DisassociateRouteTable",
+                    json!({"AssociationId": a["RouteTableAssociationId"]}),
+                );
             }
         }
     }
     for t in priv_rts.iter().chain([&pub_rt]) {
         ok(&ec2, "DeleteRouteTable", json!({ "RouteTableId": t }));
     }
-    ok(&ec2, "DetachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc}));
-    ok(&ec2, "DeleteInternetGateway", json!({"InternetGatewayId": igw}));
+    ok(
+        &ec2,
+        "DetachInternetGateway",
+        json!({"InternetGatewayId": igw, "VpcId": vpc}),
+    );
+    ok(
+        &ec2,
+        "DeleteInternetGateway",
+        json!({"InternetGatewayId": igw}),
+    );
     dv("DeleteVpc", json!({"VpcId": vpc}));
     ok(&ec2, "DeleteSecurityGroup", json!({"GroupId": sg_id}));
     for s in [&p1, &p2, &u1, &u2] {
         ok(&ec2, "DeleteSubnet", json!({ "SubnetId": s }));
     }
     ok(&ec2, "DeleteVpc", json!({"VpcId": vpc}));
-    assert!(ok(&ec2, "DescribeVpcs", json!({}))["Vpcs"].as_array().unwrap().is_empty());
-    assert!(ok(&ec2, "DescribeNetworkInterfaces", json!({}))["NetworkInterfaces"].as_array().unwrap().is_empty());
-    assert!(ok(&ec2, "DescribeSecurityGroups", json!({}))["SecurityGroups"].as_array().unwrap().is_empty());
-    assert!(ok(&ec2, "DescribeNatGateways", json!({}))["NatGateways"].as_array().unwrap().is_empty());
+    assert!(ok(&ec2, "DescribeVpcs", json!({}))["Vpcs"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        ok(&ec2, "DescribeNetworkInterfaces", json!({}))["NetworkInterfaces"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ok(&ec2, "DescribeSecurityGroups", json!({}))["SecurityGroups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(ok(&ec2, "DescribeNatGateways", json!({}))["NatGateways"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn wire_serialization_and_targets() {
+    let (_d, _s, ec2) = setup();
+    let vpc = ok(
+        &ec2,
+        "CreateVpc",
+        json!({"CidrBlock": "10.0.0.0/16",
+        "TagSpecifications": name_tag("vpc", "v")}),
+    )["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let model = ironsage_model::model("ec2").unwrap();
+    let op = model.operation("DescribeSecurityGroups").unwrap();
+    let out = ok(&ec2, "DescribeSecurityGroups", json!({}));
+    let resp = ironsage_wire::serialize_output(model, op, &out, "req-1");
+    let body = String::from_utf8(resp.body).unwrap();
+    assert!(body.contains("<securityGroupInfo>"), "{body}");
+    assert!(body.contains("<ipPermissionsEgress>"), "{body}");
+    assert!(
+        body.contains("<groups>") || body.contains("<groupId>"),
+        "{body}"
+    );
+    assert!(!body.contains("_rules"), "{body}");
+    let op = model.operation("DescribeVpcs").unwrap();
+    let out = ok(&ec2, "DescribeVpcs", json!({}));
+    let body =
+        String::from_utf8(ironsage_wire::serialize_output(model, op, &out, "r").body).unwrap();
+    assert!(body.contains(&format!("<vpcId>{vpc}</vpcId>")), "{body}");
+    assert!(
+        body.contains("<tagSet><item><key>Name</key><value>v</value></item></tagSet>"),
+        "{body}"
+    );
+    assert!(!body.contains("_dns"), "{body}");
+    // IAM targets.
+    let c = caller();
+    let ctx = Ctx {
+        caller: &c,
+        region: REGION,
+        request_id: "r",
+        now: crate::util::now(),
+    };
+    let t = ec2
+        .targets(
+            &ctx,
+            "CreateSubnet",
+            &json!({"VpcId": vpc, "CidrBlock": "10.0.0.0/24",
+            "TagSpecifications": name_tag("subnet", "s")}),
+        )
+        .unwrap();
+    let res: Vec<&str> = t.iter().map(|x| x.resource.as_str()).collect();
+    assert!(
+        res.contains(&"arn:aws:ec2:us-east-1:111122223333:subnet/*"),
+        "{res:?}"
+    );
+    assert!(
+        res.contains(&format!("arn:aws:ec2:us-east-1:111122223333:vpc/{vpc}").as_str()),
+        "{res:?}"
+    );
+    assert!(t.iter().all(|x| x.action == "ec2:CreateSubnet"));
+    let sub = t.iter().find(|x| x.resource.ends_with("subnet/*")).unwrap();
+    assert!(sub
+        .context
+        .iter()
+        .any(|(k, v)| k == "aws:RequestTag/Name" && v == &vec!["s".to_string()]));
+    assert!(sub.context.iter().any(|(k, _)| k == "ec2:Vpc"));
+    let d = ec2.targets(&ctx, "DescribeSubnets", &json!({})).unwrap();
+    assert_eq!(
+        (d[0].action.as_str(), d[0].resource.as_str()),
+        ("ec2:DescribeSubnets", "*")
+    );
+}
+
+#[test]
+fn describe_subnets_over_1000_is_fast() {
+    let (_d, _s, ec2) = setup();
+    let mut vpcs = Vec::new();
+    for i in 0..4 {
+        vpcs.push(
+            ok(
+                &ec2,
+                "CreateVpc",
+                json!({"CidrBlock": format!("10.{i}.0.0/16")}),
+            )["Vpc"]["VpcId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let t0 = std::time::Instant::now();
+    for n in 0..1000u32 {
+        let vpc = &vpcs[(n % 4) as usize];
+        let third = n / 4;
+        ok(
+            &ec2,
+            "CreateSubnet",
+            json!({"VpcId": vpc, "CidrBlock": format!("10.{}.{third}.0/24", n % 4),
+            "AvailabilityZone": format!("us-east-1{}", ['a', 'b', 'c'][(n % 3) as usize]),
+            "TagSpecifications": name_tag("subnet", &format!("sn-{n}"))}),
+        );
+    }
+    let create = t0.elapsed();
+    let input = json!({"Filters": [{"Name": "vpc-id", "Values": [vpcs[1]]},
+        {"Name": "tag:Name", "Values": ["sn-1*"]}, {"Name": "availability-zone", "Values": ["us-east-1b"]}]});
+    ok(&ec2, "DescribeSubnets", input.clone());
+    let runs = 20;
+    let t1 = std::time::Instant::now();
+    let mut n = 0;
+    for _ in 0..runs {
+        n = ok(&ec2, "DescribeSubnets", input.clone())["Subnets"]
+            .as_array()
+            .unwrap()
+            .len();
+    }
+    let per = t1.elapsed() / runs;
+    let t2 = std::time::Instant::now();
+    let rt = ok(
+        &ec2,
+        "DescribeRouteTables",
+        json!({"Filters": [{"Name": "vpc-id", "Values": [vpcs[0]]}]}),
+    );
+    let rt_time = t2.elapsed();
+    assert_eq!(rt["RouteTables"].as_array().unwrap().len(), 1);
+    println!("1000 CreateSubnet: {create:?} total ({:?}/call); DescribeSubnets with 3 filters over 1000: {per:?} ({n} matches); DescribeRouteTables: {rt_time:?}", create / 1000);
+    assert!(n > 0);
+    // Debug build; the release-build target is 5 ms.
+    assert!(per < std::time::Duration::from_millis(100), "{per:?}");
 }

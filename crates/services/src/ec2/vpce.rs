@@ -465,7 +465,7 @@ pub(crate) fn create_endpoint(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsE
 
 pub(crate) fn describe_endpoints(r: &Region, rq: &Rq<'_>) -> Result<Value, AwsError> {
     describe(r, rq, VPCE, "VpcEndpointIds", "VpcEndpoints", |_, d| {
-        d.clone()
+        std::borrow::Cow::Borrowed(d)
     })
 }
 
