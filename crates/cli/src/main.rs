@@ -248,7 +248,9 @@ fn cmd_env(a: Args) -> Result<()> {
 /// `ironsage iam explain`: the server's recent authorization decisions with
 /// the statements and conditions that decided them.
 fn cmd_iam(rest: &[String]) -> Result<()> {
-    let Some(sub) = rest.first() else { bail!("usage: ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]") };
+    let Some(sub) = rest.first() else {
+        bail!("usage: ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]")
+    };
     if sub != "explain" {
         bail!("unknown iam command {sub}; try `ironsage iam explain`");
     }
@@ -260,7 +262,13 @@ fn cmd_iam(rest: &[String]) -> Result<()> {
     let mut it = rest.iter().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
-            "--last" => last = it.next().context("--last N")?.parse().context("--last must be a number")?,
+            "--last" => {
+                last = it
+                    .next()
+                    .context("--last N")?
+                    .parse()
+                    .context("--last must be a number")?
+            }
             "--request-id" => request_id = Some(it.next().context("--request-id ID")?.clone()),
             "--denied" => denied_only = true,
             other => {
@@ -274,12 +282,18 @@ fn cmd_iam(rest: &[String]) -> Result<()> {
     let parsed = parse_args(&passthrough)?;
     a.data_dir = parsed.data_dir;
     let path = ironsage_server::authz::decision_file(&data_dir(&a));
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no decisions recorded yet at {} (is the server running with this data dir?)", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no decisions recorded yet at {} (is the server running with this data dir?)",
+            path.display()
+        )
+    })?;
     let records: Vec<ironsage_server::authz::DecisionRecord> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|r: &ironsage_server::authz::DecisionRecord| request_id.as_ref().is_none_or(|id| &r.request_id == id))
+        .filter(|r: &ironsage_server::authz::DecisionRecord| {
+            request_id.as_ref().is_none_or(|id| &r.request_id == id)
+        })
         .filter(|r| !denied_only || !r.allowed)
         .collect();
     let start = records.len().saturating_sub(last);

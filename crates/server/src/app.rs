@@ -102,7 +102,8 @@ impl App {
         let organizations = Arc::new(Organizations::open(&store, Arc::clone(&iam)));
         services.insert("organizations", organizations.clone());
         services.insert("ssm", Arc::new(Ssm::open(&store, Arc::clone(&kms))?));
-        let s3 = S3::open(&store, &config.data_dir, Arc::clone(&kms)).map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
+        let s3 = S3::open(&store, &config.data_dir, Arc::clone(&kms))
+            .map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
         services.insert("s3", Arc::new(s3));
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
         let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);

@@ -21,8 +21,9 @@ impl Internal for App {
         op: &str,
         input: Value,
     ) -> Result<Value, AwsError> {
-        let info = ironsage_model::service_info(service)
-            .ok_or_else(|| AwsError::new("InternalFailure", format!("unknown service {service}"), 500))?;
+        let info = ironsage_model::service_info(service).ok_or_else(|| {
+            AwsError::new("InternalFailure", format!("unknown service {service}"), 500)
+        })?;
         let svc = self
             .services
             .get(info.name)
@@ -39,10 +40,14 @@ impl Internal for App {
         let mut targets = svc.targets(&ctx, op, &input)?;
         if let Some(via) = via {
             for t in &mut targets {
-                t.context.push(("aws:CalledVia".into(), vec![via.to_string()]));
-                t.context.push(("aws:CalledViaFirst".into(), vec![via.to_string()]));
-                t.context.push(("aws:CalledViaLast".into(), vec![via.to_string()]));
-                t.context.push(("aws:ViaAWSService".into(), vec!["true".into()]));
+                t.context
+                    .push(("aws:CalledVia".into(), vec![via.to_string()]));
+                t.context
+                    .push(("aws:CalledViaFirst".into(), vec![via.to_string()]));
+                t.context
+                    .push(("aws:CalledViaLast".into(), vec![via.to_string()]));
+                t.context
+                    .push(("aws:ViaAWSService".into(), vec!["true".into()]));
             }
         }
         let env = crate::authz::RequestEnv {
