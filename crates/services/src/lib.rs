@@ -193,7 +193,13 @@ impl InternalHandle {
         self.0
             .get()
             .and_then(std::sync::Weak::upgrade)
-            .ok_or_else(|| AwsError::new("InternalFailure", "internal service calls are not available", 500))
+            .ok_or_else(|| {
+                AwsError::new(
+                    "InternalFailure",
+                    "internal service calls are not available",
+                    500,
+                )
+            })
     }
 }
 
