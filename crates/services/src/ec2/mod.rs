@@ -199,10 +199,7 @@ impl Region {
     }
 
     pub fn get_mut(&mut self, k: Kind, id: &str) -> Option<&mut Value> {
-        self.res
-            .get_mut(k.kind)?
-            .get_mut(id)
-            .map(|d| Arc::make_mut(d))
+        self.res.get_mut(k.kind)?.get_mut(id).map(Arc::make_mut)
     }
 
     pub fn need_mut(&mut self, k: Kind, id: &str) -> Result<&mut Value, AwsError> {

@@ -921,3 +921,184 @@ fn describe_subnets_over_1000_is_fast() {
     // Debug build; the release-build target is 5 ms.
     assert!(per < std::time::Duration::from_millis(100), "{per:?}");
 }
+
+#[test]
+fn endpoint_policy_modify_dhcp_flow_logs() {
+    let (_d, _s, ec2) = setup();
+    let vpc = ok(&ec2, "CreateVpc", json!({"CidrBlock": "10.0.0.0/16"}))["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rt1 = ok(&ec2, "CreateRouteTable", json!({"VpcId": vpc}))["RouteTable"]["RouteTableId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rt2 = ok(&ec2, "CreateRouteTable", json!({"VpcId": vpc}))["RouteTable"]["RouteTableId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bad = run(
+        &ec2,
+        "CreateVpcEndpoint",
+        json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.s3",
+        "RouteTableIds": [rt1], "PolicyDocument": "{\"Statement\": 5}"}),
+    );
+    assert_eq!(code(bad), "InvalidPolicyDocument");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}]}"#;
+    let e = ok(
+        &ec2,
+        "CreateVpcEndpoint",
+        json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.s3",
+        "RouteTableIds": [rt1], "PolicyDocument": policy}),
+    )["VpcEndpoint"]
+        .clone();
+    let id = e["VpcEndpointId"].as_str().unwrap().to_string();
+    assert_eq!(e["VpcEndpointType"], "Gateway");
+    assert_eq!(e["PolicyDocument"], policy);
+    ok(
+        &ec2,
+        "ModifyVpcEndpoint",
+        json!({"VpcEndpointId": id, "AddRouteTableIds": [rt2], "RemoveRouteTableIds": [rt1]}),
+    );
+    let has_pl = |rt: &str| {
+        ok(&ec2, "DescribeRouteTables", json!({"RouteTableIds": [rt]}))["RouteTables"][0]["Routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.get("DestinationPrefixListId").is_some())
+    };
+    assert!(!has_pl(&rt1));
+    assert!(has_pl(&rt2));
+    ok(
+        &ec2,
+        "ModifyVpcEndpoint",
+        json!({"VpcEndpointId": id, "ResetPolicy": true}),
+    );
+    let info = ec2.endpoint(ACCT, REGION, &id).unwrap();
+    assert_eq!(info.route_table_ids, vec![rt2.clone()]);
+    let d = ok(
+        &ec2,
+        "DescribeVpcEndpoints",
+        json!({"VpcEndpointIds": [id]}),
+    );
+    assert_eq!(d["VpcEndpoints"][0]["PolicyDocument"], vpce::DEFAULT_POLICY);
+    // Services listed include what ironsage serves.
+    let s = ok(&ec2, "DescribeVpcEndpointServices", json!({}));
+    let names: Vec<&str> = s["ServiceNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for n in [
+        "com.amazonaws.us-east-1.s3",
+        "com.amazonaws.us-east-1.sts",
+        "com.amazonaws.us-east-1.sagemaker.api",
+        "com.amazonaws.us-east-1.sagemaker.runtime",
+        "com.amazonaws.us-east-1.kms",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    // Private DNS needs the VPC's DNS attributes.
+    let sn = ok(
+        &ec2,
+        "CreateSubnet",
+        json!({"VpcId": vpc, "CidrBlock": "10.0.1.0/24"}),
+    )["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        code(run(
+            &ec2,
+            "CreateVpcEndpoint",
+            json!({"VpcId": vpc, "ServiceName": "com.amazonaws.us-east-1.kms",
+        "VpcEndpointType": "Interface", "SubnetIds": [sn]})
+        )),
+        "InvalidParameter"
+    );
+    // DHCP options.
+    let dopt = ok(
+        &ec2,
+        "CreateDhcpOptions",
+        json!({"DhcpConfigurations": [{"Key": "domain-name", "Values": ["corp.internal"]},
+        {"Key": "domain-name-servers", "Values": ["AmazonProvidedDNS"]}]}),
+    )["DhcpOptions"]["DhcpOptionsId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &ec2,
+        "AssociateDhcpOptions",
+        json!({"DhcpOptionsId": dopt, "VpcId": vpc}),
+    );
+    assert_eq!(
+        code(run(
+            &ec2,
+            "DeleteDhcpOptions",
+            json!({"DhcpOptionsId": dopt})
+        )),
+        "DependencyViolation"
+    );
+    assert_eq!(
+        ok(&ec2, "DescribeVpcs", json!({}))["Vpcs"][0]["DhcpOptionsId"],
+        dopt
+    );
+    // Flow logs.
+    let fl = ok(
+        &ec2,
+        "CreateFlowLogs",
+        json!({"ResourceIds": [vpc, "vpc-0000000000000000a"], "ResourceType": "VPC",
+        "TrafficType": "ALL", "LogGroupName": "/vpcflowlogs/e-vpc-flow-logs",
+        "DeliverLogsPermissionArn": "arn:aws:iam::111122223333:role/flow"}),
+    );
+    assert_eq!(fl["FlowLogIds"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        fl["Unsuccessful"][0]["Error"]["Code"],
+        "InvalidVpcID.NotFound"
+    );
+    let d = ok(
+        &ec2,
+        "DescribeFlowLogs",
+        json!({"Filter": [{"Name": "resource-id", "Values": [vpc]}]}),
+    );
+    assert_eq!(
+        d["FlowLogs"][0]["LogGroupName"],
+        "/vpcflowlogs/e-vpc-flow-logs"
+    );
+    assert_eq!(
+        d["FlowLogs"][0]["LogDestination"],
+        "arn:aws:logs:us-east-1:111122223333:log-group:/vpcflowlogs/e-vpc-flow-logs"
+    );
+    // Tags.
+    ok(
+        &ec2,
+        "CreateTags",
+        json!({"Resources": [vpc, sn], "Tags": [{"Key": "env", "Value": "dev"}]}),
+    );
+    let t = ok(
+        &ec2,
+        "DescribeTags",
+        json!({"Filters": [{"Name": "key", "Values": ["env"]}]}),
+    );
+    assert_eq!(t["Tags"].as_array().unwrap().len(), 2);
+    ok(
+        &ec2,
+        "DeleteTags",
+        json!({"Resources": [sn], "Tags": [{"Key": "env"}]}),
+    );
+    let t = ok(
+        &ec2,
+        "DescribeTags",
+        json!({"Filters": [{"Name": "key", "Values": ["env"]}]}),
+    );
+    assert_eq!(t["Tags"][0]["ResourceId"], vpc);
+    assert_eq!(
+        code(run(
+            &ec2,
+            "CreateTags",
+            json!({"Resources": ["subnet-0000000000000000a"], "Tags": [{"Key": "a", "Value": "b"}]})
+        )),
+        "InvalidSubnetID.NotFound"
+    );
+}

@@ -511,7 +511,7 @@ pub(crate) fn modify_endpoint(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsE
             "Subnets and security groups cannot be modified on Gateway endpoints.",
         ));
     }
-    if !gateway && !(add_rt.is_empty() && rm_rt.is_empty()) {
+    if !gateway && (!add_rt.is_empty() || !rm_rt.is_empty()) {
         return Err(invalid(
             "Route tables cannot be modified on Interface endpoints.",
         ));
