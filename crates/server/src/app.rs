@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use ironsage_services::accounts::{Account, Accounts, Bootstrap};
 use ironsage_services::credentials::{AccessKey, Credentials};
+use ironsage_services::ec2::Ec2;
 use ironsage_services::iam::Iam;
 use ironsage_services::kms::Kms;
 use ironsage_services::organizations::Organizations;
@@ -44,6 +45,8 @@ pub struct App {
     pub kms: Arc<Kms>,
     /// Organizations (service control policies for the authorizer).
     pub organizations: Arc<Organizations>,
+    /// EC2 (VPC endpoints give requests their network identity).
+    pub ec2: Arc<Ec2>,
     /// Implemented services by botocore name.
     pub services: HashMap<&'static str, Arc<dyn Service>>,
     /// The management account.
@@ -102,6 +105,8 @@ impl App {
         let organizations = Arc::new(Organizations::open(&store, Arc::clone(&iam)));
         services.insert("organizations", organizations.clone());
         services.insert("ssm", Arc::new(Ssm::open(&store, Arc::clone(&kms))?));
+        let ec2 = Arc::new(Ec2::open(&store)?);
+        services.insert("ec2", ec2.clone());
         let s3 = S3::open(&store, &config.data_dir, Arc::clone(&kms))
             .map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
         services.insert("s3", Arc::new(s3));
@@ -115,6 +120,7 @@ impl App {
             iam,
             kms,
             organizations,
+            ec2,
             services,
             management,
             root_key,
