@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 use crate::util::{list, s};
 use crate::{internal, AwsError, Ctx, Service, Target};
 
-pub use vpce::{EndpointInfo, EndpointKind};
+pub use vpce::{endpoint_address, EndpointInfo, EndpointKind};
 
 /// One resource document, shared between snapshots until modified.
 type Doc = Arc<Value>;
@@ -683,6 +683,21 @@ impl Ec2 {
     pub fn endpoint(&self, account: &str, region: &str, vpce_id: &str) -> Option<EndpointInfo> {
         let st = self.state(&Self::scope(account, region)).ok()?;
         st.get(VPCE, vpce_id).and_then(vpce::info)
+    }
+
+    /// Every VPC endpoint in every account and region, as
+    /// (account, region, endpoint) — one store query.
+    pub fn all_endpoints(&self) -> Result<Vec<(String, String, EndpointInfo)>, AwsError> {
+        let mut out = Vec::new();
+        for (scope, row) in self.store.list_all_scopes(VPCE.kind).map_err(internal)? {
+            let Some((account, region)) = scope.split_once('/') else {
+                continue;
+            };
+            if let Some(info) = vpce::info(&row.doc) {
+                out.push((account.to_string(), region.to_string(), info));
+            }
+        }
+        Ok(out)
     }
 
     /// Every VPC endpoint of `account` in `region`.

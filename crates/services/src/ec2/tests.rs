@@ -538,8 +538,12 @@ fn full_network_build_describe_and_teardown() {
             .iter()
             .map(|d| d["DnsName"].as_str().unwrap())
             .collect();
-        assert_eq!(dns.len(), 4);
+        // Regional, two zonal, private DNS, and the loopback address of its own.
+        assert_eq!(dns.len(), 5);
         assert!(dns[0].ends_with(".us-east-1.vpce.amazonaws.com"), "{dns:?}");
+        let id = e["VpcEndpointId"].as_str().unwrap();
+        assert_eq!(dns[4], super::endpoint_address(id).to_string());
+        assert!(dns[4].starts_with("127.") && dns[4] != "127.0.0.1");
         ifaces.push((
             svc,
             e["VpcEndpointId"].as_str().unwrap().to_string(),

@@ -307,7 +307,28 @@ fn dns_entries(r: &Region, svc: &Svc, region: &str, d: &Value) -> Value {
         out.push(json!({"DnsName": svc.private_dns,
             "HostedZoneId": format!("Z{}", stable_hex(&format!("{}{}", gs(d, "VpcId"), svc.name)).to_ascii_uppercase())}));
     }
+    out.push(loopback_entry(id));
     Value::Array(out)
+}
+
+/// The address on this machine through which requests arrive via the
+/// endpoint: a loopback IP of its own, derived from the endpoint id (stable
+/// across restarts, never 127.0.0.1). The gateway listens there on its own
+/// port and tags what arrives with `aws:SourceVpce` / `aws:SourceVpc`.
+pub fn endpoint_address(vpce_id: &str) -> std::net::Ipv4Addr {
+    // FNV-1a over the id, folded into 127.1.0.0 – 127.254.255.255.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in vpce_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let [_, b, c, d] = h.to_be_bytes();
+    std::net::Ipv4Addr::new(127, 1 + b % 254, c, d)
+}
+
+/// The DNS entry reporting the endpoint's loopback address.
+fn loopback_entry(vpce_id: &str) -> Value {
+    json!({"DnsName": endpoint_address(vpce_id).to_string(), "HostedZoneId": "ironsage-loopback"})
 }
 
 fn check_private_dns(r: &Region, svc: &Svc, vpc_id: &str, except: &str) -> Result<(), AwsError> {
@@ -390,6 +411,7 @@ pub(crate) fn create_endpoint(r: &mut Region, rq: &Rq<'_>) -> Result<Value, AwsE
         "CreationTimestamp": rq.now, "Tags": tags, "OwnerId": rq.account});
     match etype {
         "Gateway" => {
+            set(&mut doc, "DnsEntries", json!([loopback_entry(&id)]));
             if !svc.gateway {
                 return Err(invalid(format!(
                     "The Vpc Endpoint Service '{name}' does not support endpoint type Gateway"
