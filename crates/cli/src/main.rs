@@ -26,6 +26,7 @@ const USAGE: &str = "usage:
                  [--account-id ID] [--root-access-key-id AK] [--root-secret-access-key SK]
   ironsage env   [--data-dir D]
   ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]
+  ironsage endpoints env --vpc VPC_ID [--data-dir D]
   ironsage --version
 
 environment: IRONSAGE_DATA_DIR, IRONSAGE_PORT, IRONSAGE_BIND, IRONSAGE_REGION,
@@ -320,6 +321,61 @@ fn cmd_iam(rest: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `ironsage endpoints env --vpc VPC`: the per-service endpoint environment a
+/// workload inside that VPC uses, so its AWS calls arrive through the VPC's
+/// endpoints (and carry `aws:SourceVpce`).
+fn cmd_endpoints(rest: &[String]) -> Result<()> {
+    let usage = "usage: ironsage endpoints env --vpc VPC_ID [--data-dir D]";
+    if rest.first().map(String::as_str) != Some("env") {
+        bail!("{usage}");
+    }
+    let mut vpc: Option<String> = None;
+    let mut passthrough = Vec::new();
+    let mut it = rest.iter().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--vpc" => vpc = Some(it.next().context("--vpc VPC_ID")?.clone()),
+            other => {
+                passthrough.push(other.to_string());
+                if let Some(v) = it.next() {
+                    passthrough.push(v.clone());
+                }
+            }
+        }
+    }
+    let vpc = vpc.context(usage)?;
+    let a = parse_args(&passthrough)?;
+    let dir = data_dir(&a);
+    let url = std::fs::read_to_string(endpoint_file(&dir)).unwrap_or_default();
+    let port = url
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(DEFAULT_PORT);
+    let store = Store::open(&dir.join("state.db"), Durability::Normal)?;
+    let ec2 = ironsage_services::ec2::Ec2::open(&store)
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    let endpoints = ec2
+        .all_endpoints()
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    let mut found = false;
+    for (_, _, e) in endpoints.iter().filter(|(_, _, e)| e.vpc_id == vpc) {
+        if let Some(var) = ironsage_server::endpoints::endpoint_env_var(&e.service_name) {
+            let ip = ironsage_services::ec2::endpoint_address(&e.id);
+            println!(
+                "export {var}=http://{ip}:{port}  # {} ({})",
+                e.id, e.service_name
+            );
+            found = true;
+        }
+    }
+    if !found {
+        eprintln!("no VPC endpoints in {vpc}");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -334,6 +390,7 @@ fn main() -> Result<()> {
         }
         "env" => cmd_env(parse_args(rest)?),
         "iam" => cmd_iam(rest),
+        "endpoints" => cmd_endpoints(rest),
         "--version" | "version" => {
             println!("ironsage {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod authz;
+pub mod endpoints;
 pub mod gateway;
 pub mod internal;
 pub mod stream;
@@ -37,8 +38,21 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves connections on `listener` until the process ends.
+/// Serves connections on `listener` until the process ends, and a listener
+/// per VPC endpoint on the same port (see [`endpoints`]).
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    tokio::spawn(endpoints::run(Arc::clone(&app), port));
+    serve_with(app, listener, None).await
+}
+
+/// Serves connections on `listener`; requests are tagged with `arrival` (the
+/// VPC endpoint they came through) when given.
+pub async fn serve_with(
+    app: Arc<App>,
+    listener: TcpListener,
+    arrival: Option<endpoints::Arrival>,
+) -> std::io::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -49,9 +63,13 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
+        let arrival = arrival.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| {
+            let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let app = Arc::clone(&app);
+                if let Some(a) = &arrival {
+                    req.extensions_mut().insert(a.clone());
+                }
                 async move { Ok::<_, std::convert::Infallible>(gateway::handle(app, req, peer).await) }
             });
             if let Err(e) = http1::Builder::new()
