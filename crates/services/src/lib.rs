@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod caller;
+pub mod cloudformation;
 pub mod credentials;
 pub mod ec2;
 pub mod iam;
