@@ -31,6 +31,8 @@ mod model;
 mod policies;
 mod roles;
 mod simulate;
+#[cfg(test)]
+mod simulate_corpus;
 mod users;
 
 #[cfg(test)]
