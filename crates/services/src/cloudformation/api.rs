@@ -21,7 +21,12 @@ pub(crate) fn new_stack_id(region: &str, account: &str, name: &str) -> String {
 }
 
 /// Reads a template from ironsage's S3 for any S3 URL form.
-pub(crate) fn fetch_template(inner: &Inner, caller: &Caller, region: &str, url: &str) -> Result<String, AwsError> {
+pub(crate) fn fetch_template(
+    inner: &Inner,
+    caller: &Caller,
+    region: &str,
+    url: &str,
+) -> Result<String, AwsError> {
     let bad = || validation(format!("TemplateURL must be a supported URL: {url}"));
     let rest = url
         .strip_prefix("https://")
@@ -29,9 +34,14 @@ pub(crate) fn fetch_template(inner: &Inner, caller: &Caller, region: &str, url: 
         .ok_or_else(bad)?;
     let (host, path) = rest.split_once('/').ok_or_else(bad)?;
     let path = path.split('?').next().unwrap_or_default();
-    let host_l = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let host_l = host
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let (bucket, key) = if host_l == "s3.amazonaws.com"
-        || (host_l.starts_with("s3.") || host_l.starts_with("s3-")) && host_l.ends_with(".amazonaws.com")
+        || (host_l.starts_with("s3.") || host_l.starts_with("s3-"))
+            && host_l.ends_with(".amazonaws.com")
         || host_l == "127.0.0.1"
         || host_l == "localhost"
     {
@@ -45,7 +55,14 @@ pub(crate) fn fetch_template(inner: &Inner, caller: &Caller, region: &str, url: 
     let key = percent_decode(&key);
     let internal = inner.internal.get()?;
     let out = internal
-        .invoke(caller, region, Some("cloudformation.amazonaws.com"), "s3", "GetObject", json!({"Bucket": bucket, "Key": key}))
+        .invoke(
+            caller,
+            region,
+            Some("cloudformation.amazonaws.com"),
+            "s3",
+            "GetObject",
+            json!({"Bucket": bucket, "Key": key}),
+        )
         .map_err(|e| {
             validation(format!(
                 "S3 error: Unable to get object {key} from bucket {bucket}: {} ({})",
@@ -56,9 +73,14 @@ pub(crate) fn fetch_template(inner: &Inner, caller: &Caller, region: &str, url: 
         Some(Value::String(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| validation("S3 error: the template object could not be read"))?,
-        _ => return Err(validation("S3 error: the template object could not be read")),
+        _ => {
+            return Err(validation(
+                "S3 error: the template object could not be read",
+            ))
+        }
     };
-    String::from_utf8(body).map_err(|_| validation("Template format error: template is not valid UTF-8"))
+    String::from_utf8(body)
+        .map_err(|_| validation("Template format error: template is not valid UTF-8"))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -129,15 +151,25 @@ pub(crate) fn insert_new_stack(inner: &Inner, scope: &str, doc: &StackDoc) -> Re
     inner
         .store
         .write(|tx| {
-            if tx.get(NAME, scope, &doc.stack_name).map_err(internal)?.is_some() {
+            if tx
+                .get(NAME, scope, &doc.stack_name)
+                .map_err(internal)?
+                .is_some()
+            {
                 return Err(AwsError::new(
                     "AlreadyExistsException",
                     format!("Stack [{}] already exists", doc.stack_name),
                     400,
                 ));
             }
-            tx.put(NAME, scope, &doc.stack_name, None, &json!({"stack_id": doc.stack_id}))
-                .map_err(internal)?;
+            tx.put(
+                NAME,
+                scope,
+                &doc.stack_name,
+                None,
+                &json!({"stack_id": doc.stack_id}),
+            )
+            .map_err(internal)?;
             Ok(())
         })
         .map_err(internal)??;
@@ -147,7 +179,14 @@ pub(crate) fn insert_new_stack(inner: &Inner, scope: &str, doc: &StackDoc) -> Re
         scope,
         &doc.stack_id,
         None,
-        Some((&doc.stack_name, &doc.stack_name, Some(&doc.stack_id), "AWS::CloudFormation::Stack", &status, doc.status_reason.as_deref())),
+        Some((
+            &doc.stack_name,
+            &doc.stack_name,
+            Some(&doc.stack_id),
+            "AWS::CloudFormation::Stack",
+            &status,
+            doc.status_reason.as_deref(),
+        )),
     )
 }
 
@@ -161,9 +200,18 @@ fn find(inner: &Inner, ctx: &Ctx<'_>, name_or_id: &str) -> Result<Option<StackDo
     if name_or_id.starts_with("arn:") {
         return inner.load_stack(&scope, name_or_id);
     }
-    match inner.store.get(NAME, &scope, name_or_id).map_err(internal)? {
+    match inner
+        .store
+        .get(NAME, &scope, name_or_id)
+        .map_err(internal)?
+    {
         Some(r) => {
-            let id = r.doc.get("stack_id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let id = r
+                .doc
+                .get("stack_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             inner.load_stack(&scope, &id)
         }
         None => Ok(None),
@@ -171,7 +219,8 @@ fn find(inner: &Inner, ctx: &Ctx<'_>, name_or_id: &str) -> Result<Option<StackDo
 }
 
 fn must_find(inner: &Inner, ctx: &Ctx<'_>, name_or_id: &str) -> Result<StackDoc, AwsError> {
-    find(inner, ctx, name_or_id)?.ok_or_else(|| validation(format!("Stack with id {name_or_id} does not exist")))
+    find(inner, ctx, name_or_id)?
+        .ok_or_else(|| validation(format!("Stack with id {name_or_id} does not exist")))
 }
 
 fn stack_arn_for(ctx: &Ctx<'_>, name_or_id: &str) -> String {
@@ -185,7 +234,12 @@ fn stack_arn_for(ctx: &Ctx<'_>, name_or_id: &str) -> String {
     }
 }
 
-pub(crate) fn targets(_inner: &Inner, ctx: &Ctx<'_>, op: &str, input: &Value) -> Result<Vec<Target>, AwsError> {
+pub(crate) fn targets(
+    _inner: &Inner,
+    ctx: &Ctx<'_>,
+    op: &str,
+    input: &Value,
+) -> Result<Vec<Target>, AwsError> {
     let action = format!("cloudformation:{op}");
     let stack = s(input, "StackName").unwrap_or_default();
     let resource = match op {
@@ -214,21 +268,29 @@ pub(crate) fn targets(_inner: &Inner, ctx: &Ctx<'_>, op: &str, input: &Value) ->
             t = t.with_context(format!("aws:RequestTag/{k}"), vec![v.to_string()]);
         }
     }
-    let keys: Vec<String> = list(input, "Tags").iter().filter_map(|t| s(t, "Key").map(str::to_string)).collect();
+    let keys: Vec<String> = list(input, "Tags")
+        .iter()
+        .filter_map(|t| s(t, "Key").map(str::to_string))
+        .collect();
     if !keys.is_empty() {
         t = t.with_context("aws:TagKeys", keys);
     }
     let mut out = vec![t];
     if let Some(r) = s(input, "RoleARN") {
-        out.push(
-            Target::new("iam:PassRole", r)
-                .with_context("iam:PassedToService", vec!["cloudformation.amazonaws.com".into()]),
-        );
+        out.push(Target::new("iam:PassRole", r).with_context(
+            "iam:PassedToService",
+            vec!["cloudformation.amazonaws.com".into()],
+        ));
     }
     Ok(out)
 }
 
-pub(crate) fn call(inner: &Arc<Inner>, ctx: &Ctx<'_>, op: &str, input: Value) -> Result<Value, AwsError> {
+pub(crate) fn call(
+    inner: &Arc<Inner>,
+    ctx: &Ctx<'_>,
+    op: &str,
+    input: Value,
+) -> Result<Value, AwsError> {
     match op {
         "CreateStack" => create_stack(inner, ctx, &input),
         "UpdateStack" => update_stack(inner, ctx, &input),
@@ -272,7 +334,10 @@ fn body_of(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Option<String>
     Ok(None)
 }
 
-fn param_inputs(input: &Value, previous: Option<&[ParamDoc]>) -> Result<Vec<(String, ParameterInput)>, AwsError> {
+fn param_inputs(
+    input: &Value,
+    previous: Option<&[ParamDoc]>,
+) -> Result<Vec<(String, ParameterInput)>, AwsError> {
     let mut out = Vec::new();
     for p in list(input, "Parameters") {
         let key = s(p, "ParameterKey").unwrap_or_default().to_string();
@@ -283,14 +348,20 @@ fn param_inputs(input: &Value, previous: Option<&[ParamDoc]>) -> Result<Vec<(Str
                 .ok_or_else(|| validation(format!("Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template")))?;
             out.push((key, ParameterInput::UsePreviousValue { previous: prev }));
         } else {
-            out.push((key, ParameterInput::Value(s(p, "ParameterValue").unwrap_or_default().to_string())));
+            out.push((
+                key,
+                ParameterInput::Value(s(p, "ParameterValue").unwrap_or_default().to_string()),
+            ));
         }
     }
     Ok(out)
 }
 
 fn caps(input: &Value) -> Vec<String> {
-    list(input, "Capabilities").iter().filter_map(|c| c.as_str().map(str::to_string)).collect()
+    list(input, "Capabilities")
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect()
 }
 
 fn tags_in(input: &Value) -> Vec<(String, String)> {
@@ -332,16 +403,37 @@ fn create_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
             }
         }
     }
-    if inner.store.get(NAME, &scope, name).map_err(internal)?.is_some() {
-        return Err(AwsError::new("AlreadyExistsException", format!("Stack [{name}] already exists"), 400));
+    if inner
+        .store
+        .get(NAME, &scope, name)
+        .map_err(internal)?
+        .is_some()
+    {
+        return Err(AwsError::new(
+            "AlreadyExistsException",
+            format!("Stack [{name}] already exists"),
+            400,
+        ));
     }
-    let body = body_of(inner, ctx, input)?.ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
+    let body = body_of(inner, ctx, input)?
+        .ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
     let stack_id = new_stack_id(ctx.region, &ctx.caller.account, name);
     let caps = caps(input);
     let role = check_role(inner, ctx, input)?;
     let inputs = param_inputs(input, None)?;
-    let prep = prepare(inner, ctx.caller, ctx.region, &body, name, &stack_id, &inputs, &caps)?;
-    let mut doc = new_doc(ctx.caller, ctx.region, name, &stack_id, &body, &prep, &caps, tags_in(input));
+    let prep = prepare(
+        inner, ctx.caller, ctx.region, &body, name, &stack_id, &inputs, &caps,
+    )?;
+    let mut doc = new_doc(
+        ctx.caller,
+        ctx.region,
+        name,
+        &stack_id,
+        &body,
+        &prep,
+        &caps,
+        tags_in(input),
+    );
     doc.role_arn = role;
     doc.disable_rollback = boolean(input, "DisableRollback").unwrap_or(false);
     match s(input, "OnFailure") {
@@ -353,7 +445,10 @@ fn create_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
     doc.client_token = s(input, "ClientRequestToken").map(str::to_string);
     doc.termination_protection = boolean(input, "EnableTerminationProtection").unwrap_or(false);
     doc.stack_policy = s(input, "StackPolicyBody").map(str::to_string);
-    doc.notification_arns = list(input, "NotificationARNs").iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    doc.notification_arns = list(input, "NotificationARNs")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     insert_new_stack(inner, &scope, &doc)?;
     engine::spawn(inner, &scope, &stack_id);
     Ok(json!({"StackId": stack_id}))
@@ -375,16 +470,35 @@ fn updatable(d: &StackDoc) -> Result<(), AwsError> {
 }
 
 /// Builds the new snapshot for an update (template, parameters, tags).
-fn update_snapshot(inner: &Inner, ctx: &Ctx<'_>, d: &StackDoc, input: &Value) -> Result<(Snapshot, Prepared), AwsError> {
+fn update_snapshot(
+    inner: &Inner,
+    ctx: &Ctx<'_>,
+    d: &StackDoc,
+    input: &Value,
+) -> Result<(Snapshot, Prepared), AwsError> {
     let body = if boolean(input, "UsePreviousTemplate") == Some(true) {
         d.snap.template_body.clone()
     } else {
-        body_of(inner, ctx, input)?.ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?
+        body_of(inner, ctx, input)?
+            .ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?
     };
     let caps = caps(input);
     let inputs = param_inputs(input, Some(&d.snap.parameters))?;
-    let prep = prepare(inner, ctx.caller, ctx.region, &body, &d.stack_name, &d.stack_id, &inputs, &caps)?;
-    let tags = if input.get("Tags").is_some() { tags_in(input) } else { d.snap.tags.clone() };
+    let prep = prepare(
+        inner,
+        ctx.caller,
+        ctx.region,
+        &body,
+        &d.stack_name,
+        &d.stack_id,
+        &inputs,
+        &caps,
+    )?;
+    let tags = if input.get("Tags").is_some() {
+        tags_in(input)
+    } else {
+        d.snap.tags.clone()
+    };
     Ok((
         Snapshot {
             template_body: body,
@@ -398,14 +512,22 @@ fn update_snapshot(inner: &Inner, ctx: &Ctx<'_>, d: &StackDoc, input: &Value) ->
     ))
 }
 
-fn start_update(inner: &Arc<Inner>, ctx: &Ctx<'_>, mut d: StackDoc, snap: Snapshot, role: Option<String>) -> Result<(), AwsError> {
+fn start_update(
+    inner: &Arc<Inner>,
+    ctx: &Ctx<'_>,
+    mut d: StackDoc,
+    snap: Snapshot,
+    role: Option<String>,
+) -> Result<(), AwsError> {
     let prev = d.snap.clone();
     d.snap = snap;
     d.caller = ctx.caller.clone();
     if role.is_some() {
         d.role_arn = role;
     }
-    d.op = Some(Op::Update { prev: Box::new(prev) });
+    d.op = Some(Op::Update {
+        prev: Box::new(prev),
+    });
     inner.set_status(&mut d, "UPDATE_IN_PROGRESS", Some("User Initiated"))?;
     engine::spawn(inner, &Inner::scope(&d.account, &d.region), &d.stack_id);
     Ok(())
@@ -416,7 +538,10 @@ fn update_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
     updatable(&d)?;
     let (snap, _prep) = update_snapshot(inner, ctx, &d, input)?;
     let role = check_role(inner, ctx, input)?;
-    if snap.template_body == d.snap.template_body && snap.parameters == d.snap.parameters && snap.tags == d.snap.tags {
+    if snap.template_body == d.snap.template_body
+        && snap.parameters == d.snap.parameters
+        && snap.tags == d.snap.tags
+    {
         return Err(validation("No updates are to be performed."));
     }
     if let Some(p) = s(input, "StackPolicyBody") {
@@ -431,7 +556,9 @@ fn update_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
 
 fn delete_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
     let name = s(input, "StackName").unwrap_or_default();
-    let Some(mut d) = find(inner, ctx, name)? else { return Ok(json!({})) };
+    let Some(mut d) = find(inner, ctx, name)? else {
+        return Ok(json!({}));
+    };
     if d.status == "DELETE_COMPLETE" || d.status == "DELETE_IN_PROGRESS" {
         return Ok(json!({}));
     }
@@ -536,7 +663,9 @@ fn all_stacks(inner: &Inner, ctx: &Ctx<'_>) -> Result<Vec<StackDoc>, AwsError> {
 }
 
 fn page<T: Clone>(items: &[T], input: &Value, size: usize) -> (Vec<T>, Option<String>) {
-    let start = s(input, "NextToken").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+    let start = s(input, "NextToken")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0);
     let page: Vec<T> = items.iter().skip(start).take(size).cloned().collect();
     let next = (start + page.len() < items.len()).then(|| (start + page.len()).to_string());
     (page, next)
@@ -564,7 +693,10 @@ fn describe_stacks(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value,
 }
 
 fn list_stacks(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
-    let filter: Vec<&str> = list(input, "StackStatusFilter").iter().filter_map(Value::as_str).collect();
+    let filter: Vec<&str> = list(input, "StackStatusFilter")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     let items: Vec<Value> = all_stacks(inner, ctx)?
         .iter()
         .filter(|d| filter.is_empty() || filter.contains(&d.status.as_str()))
@@ -635,7 +767,12 @@ fn describe_resource(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
         .resources(&scope_of(ctx), &d.stack_id)?
         .into_iter()
         .find(|r| r.logical_id == id)
-        .ok_or_else(|| validation(format!("Resource {id} does not exist for stack {}", d.stack_name)))?;
+        .ok_or_else(|| {
+            validation(format!(
+                "Resource {id} does not exist for stack {}",
+                d.stack_name
+            ))
+        })?;
     let mut v = res_json(&d, &r, true);
     v["LastUpdatedTimestamp"] = json!(r.updated);
     v["Metadata"] = json!("{}");
@@ -648,14 +785,22 @@ fn describe_resources(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Val
         (None, Some(p)) => {
             let mut found = None;
             for d in all_stacks(inner, ctx)? {
-                if inner.resources(&scope_of(ctx), &d.stack_id)?.iter().any(|r| r.physical_id.as_deref() == Some(p)) {
+                if inner
+                    .resources(&scope_of(ctx), &d.stack_id)?
+                    .iter()
+                    .any(|r| r.physical_id.as_deref() == Some(p))
+                {
                     found = Some(d);
                     break;
                 }
             }
             found.ok_or_else(|| validation(format!("Stack for {p} does not exist")))?
         }
-        _ => return Err(validation("Either StackName or PhysicalResourceId must be specified.")),
+        _ => {
+            return Err(validation(
+                "Either StackName or PhysicalResourceId must be specified.",
+            ))
+        }
     };
     let want = s(input, "LogicalResourceId");
     let items: Vec<Value> = order_rows(&d, inner.resources(&scope_of(ctx), &d.stack_id)?)
@@ -670,7 +815,12 @@ fn order_rows(d: &StackDoc, mut rows: Vec<ResDoc>) -> Vec<ResDoc> {
     let order: Vec<String> = tpl::parse_template(&d.snap.template_body)
         .map(|t| t.resources.keys().cloned().collect())
         .unwrap_or_default();
-    rows.sort_by_key(|r| order.iter().position(|o| *o == r.logical_id).unwrap_or(usize::MAX));
+    rows.sort_by_key(|r| {
+        order
+            .iter()
+            .position(|o| *o == r.logical_id)
+            .unwrap_or(usize::MAX)
+    });
     rows
 }
 
@@ -687,7 +837,9 @@ fn list_resources(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, 
 fn get_template(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
     if let Some(cs) = s(input, "ChangeSetName") {
         let c = find_change_set(inner, ctx, cs, s(input, "StackName"))?;
-        return Ok(json!({"TemplateBody": c.snap.template_body, "StagesAvailable": ["Original", "Processed"]}));
+        return Ok(
+            json!({"TemplateBody": c.snap.template_body, "StagesAvailable": ["Original", "Processed"]}),
+        );
     }
     let d = must_find(inner, ctx, s(input, "StackName").unwrap_or_default())?;
     Ok(json!({"TemplateBody": d.snap.template_body, "StagesAvailable": ["Original", "Processed"]}))
@@ -708,10 +860,18 @@ fn summary_json(t: &tpl::Template) -> Value {
         "DeclaredTransforms": sm.declared_transforms,
         "ResourceIdentifierSummaries": [],
     });
-    if let Some(d) = &sm.description { v["Description"] = json!(d); }
-    if let Some(r) = &sm.capabilities_reason { v["CapabilitiesReason"] = json!(r); }
-    if let Some(r) = &sm.version { v["Version"] = json!(r); }
-    if let Some(m) = &sm.metadata { v["Metadata"] = json!(m.to_string()); }
+    if let Some(d) = &sm.description {
+        v["Description"] = json!(d);
+    }
+    if let Some(r) = &sm.capabilities_reason {
+        v["CapabilitiesReason"] = json!(r);
+    }
+    if let Some(r) = &sm.version {
+        v["Version"] = json!(r);
+    }
+    if let Some(m) = &sm.metadata {
+        v["Metadata"] = json!(m.to_string());
+    }
     v
 }
 
@@ -719,7 +879,9 @@ fn template_summary(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value
     let body = match body_of(inner, ctx, input)? {
         Some(b) => b,
         None => {
-            let n = s(input, "StackName").ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
+            let n = s(input, "StackName").ok_or_else(|| {
+                validation("Either Template URL or Template Body must be specified.")
+            })?;
             must_find(inner, ctx, n)?.snap.template_body
         }
     };
@@ -728,7 +890,8 @@ fn template_summary(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value
 }
 
 fn validate_template(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
-    let body = body_of(inner, ctx, input)?.ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
+    let body = body_of(inner, ctx, input)?
+        .ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
     let t = engine::parse_checked(&body)?;
     let sm = summary_json(&t);
     let mut v = json!({
@@ -741,8 +904,12 @@ fn validate_template(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
         "Capabilities": sm["Capabilities"],
         "DeclaredTransforms": sm["DeclaredTransforms"],
     });
-    if let Some(d) = &t.description { v["Description"] = json!(d); }
-    if let Some(r) = sm.get("CapabilitiesReason") { v["CapabilitiesReason"] = r.clone(); }
+    if let Some(d) = &t.description {
+        v["Description"] = json!(d);
+    }
+    if let Some(r) = sm.get("CapabilitiesReason") {
+        v["CapabilitiesReason"] = r.clone();
+    }
     Ok(v)
 }
 
@@ -760,7 +927,12 @@ fn list_exports(inner: &Inner, ctx: &Ctx<'_>) -> Result<Value, AwsError> {
 fn list_imports(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
     let name = s(input, "ExportName").unwrap_or_default();
     let scope = scope_of(ctx);
-    if inner.store.get(EXPORT, &scope, name).map_err(internal)?.is_none() {
+    if inner
+        .store
+        .get(EXPORT, &scope, name)
+        .map_err(internal)?
+        .is_none()
+    {
         return Err(validation(format!("Export '{name}' does not exist.")));
     }
     let items: Vec<Value> = inner
@@ -771,7 +943,9 @@ fn list_imports(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, Aw
         .filter_map(|r| r.doc.get("stack_name").cloned())
         .collect();
     if items.is_empty() {
-        return Err(validation(format!("Export '{name}' is not imported by any stack.")));
+        return Err(validation(format!(
+            "Export '{name}' is not imported by any stack."
+        )));
     }
     Ok(json!({"Imports": items}))
 }
@@ -787,7 +961,8 @@ fn set_policy(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsE
     let mut d = must_find(inner, ctx, s(input, "StackName").unwrap_or_default())?;
     let body = s(input, "StackPolicyBody").map(str::to_string);
     if let Some(b) = &body {
-        serde_json::from_str::<Value>(b).map_err(|e| validation(format!("Error parsing stack policy: {e}")))?;
+        serde_json::from_str::<Value>(b)
+            .map_err(|e| validation(format!("Error parsing stack policy: {e}")))?;
     }
     d.stack_policy = body;
     inner.persist(Some(&d), &scope_of(ctx), &d.stack_id, None, None)?;
@@ -796,15 +971,34 @@ fn set_policy(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsE
 
 // ---------------------------------------------------------------- change sets
 
-fn find_change_set(inner: &Inner, ctx: &Ctx<'_>, cs: &str, stack: Option<&str>) -> Result<ChangeSetDoc, AwsError> {
+fn find_change_set(
+    inner: &Inner,
+    ctx: &Ctx<'_>,
+    cs: &str,
+    stack: Option<&str>,
+) -> Result<ChangeSetDoc, AwsError> {
     let scope = scope_of(ctx);
-    let missing = || AwsError::new("ChangeSetNotFound", format!("ChangeSet [{cs}] does not exist"), 404);
+    let missing = || {
+        AwsError::new(
+            "ChangeSetNotFound",
+            format!("ChangeSet [{cs}] does not exist"),
+            404,
+        )
+    };
     if cs.starts_with("arn:") {
-        let r = inner.store.get(CHANGESET, &scope, cs).map_err(internal)?.ok_or_else(missing)?;
+        let r = inner
+            .store
+            .get(CHANGESET, &scope, cs)
+            .map_err(internal)?
+            .ok_or_else(missing)?;
         return serde_json::from_value(r.doc).map_err(|e| AwsError::internal(e.to_string()));
     }
     let d = must_find(inner, ctx, stack.unwrap_or_default())?;
-    for r in inner.store.list(CHANGESET, &scope, Some(&d.stack_id)).map_err(internal)? {
+    for r in inner
+        .store
+        .list(CHANGESET, &scope, Some(&d.stack_id))
+        .map_err(internal)?
+    {
         if r.doc.get("name").and_then(Value::as_str) == Some(cs) {
             return serde_json::from_value(r.doc).map_err(|e| AwsError::internal(e.to_string()));
         }
@@ -833,12 +1027,28 @@ fn create_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result
         }
         ("CREATE", existing) => {
             validate_name(name)?;
-            let body = body_of(inner, ctx, input)?.ok_or_else(|| validation("Either Template URL or Template Body must be specified."))?;
-            let stack_id = existing.as_ref().map(|d| d.stack_id.clone()).unwrap_or_else(|| new_stack_id(ctx.region, &ctx.caller.account, name));
+            let body = body_of(inner, ctx, input)?.ok_or_else(|| {
+                validation("Either Template URL or Template Body must be specified.")
+            })?;
+            let stack_id = existing
+                .as_ref()
+                .map(|d| d.stack_id.clone())
+                .unwrap_or_else(|| new_stack_id(ctx.region, &ctx.caller.account, name));
             let caps = caps(input);
             let inputs = param_inputs(input, None)?;
-            let prep = prepare(inner, ctx.caller, ctx.region, &body, name, &stack_id, &inputs, &caps)?;
-            let mut d = new_doc(ctx.caller, ctx.region, name, &stack_id, &body, &prep, &caps, tags_in(input));
+            let prep = prepare(
+                inner, ctx.caller, ctx.region, &body, name, &stack_id, &inputs, &caps,
+            )?;
+            let mut d = new_doc(
+                ctx.caller,
+                ctx.region,
+                name,
+                &stack_id,
+                &body,
+                &prep,
+                &caps,
+                tags_in(input),
+            );
             d.status = "REVIEW_IN_PROGRESS".into();
             d.status_reason = Some("User Initiated".into());
             d.op = None;
@@ -858,8 +1068,11 @@ fn create_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result
         (_, Some(d)) => {
             updatable(&d)?;
             let (snap, _) = update_snapshot(inner, ctx, &d, input)?;
-            let changes = engine::diff(inner, &d, &snap.template_body, &snap.parameters).map_err(validation)?;
-            let same = snap.template_body == d.snap.template_body && snap.parameters == d.snap.parameters && snap.tags == d.snap.tags;
+            let changes = engine::diff(inner, &d, &snap.template_body, &snap.parameters)
+                .map_err(validation)?;
+            let same = snap.template_body == d.snap.template_body
+                && snap.parameters == d.snap.parameters
+                && snap.tags == d.snap.tags;
             if changes.is_empty() && same {
                 (d, snap, changes, "FAILED", Some("The submitted information didn't contain changes. Submit different information to create a change set."))
             } else {
@@ -881,21 +1094,31 @@ fn create_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result
         cs_type: cs_type.to_string(),
         status: status.to_string(),
         status_reason: reason.map(str::to_string),
-        execution_status: if status == "FAILED" { "UNAVAILABLE".into() } else { "AVAILABLE".into() },
+        execution_status: if status == "FAILED" {
+            "UNAVAILABLE".into()
+        } else {
+            "AVAILABLE".into()
+        },
         created: engine::iso_ms(),
         description: s(input, "Description").map(str::to_string),
         snap,
         changes,
         role_arn: check_role(inner, ctx, input)?,
         caller: ctx.caller.clone(),
-        disable_rollback: boolean(input, "OnStackFailure").is_some() || s(input, "OnStackFailure") == Some("DO_NOTHING"),
+        disable_rollback: boolean(input, "OnStackFailure").is_some()
+            || s(input, "OnStackFailure") == Some("DO_NOTHING"),
     };
     save_cs(inner, &scope, &c)?;
     Ok(json!({"Id": id, "StackId": doc.stack_id}))
 }
 
 fn describe_change_set(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
-    let c = find_change_set(inner, ctx, s(input, "ChangeSetName").unwrap_or_default(), s(input, "StackName"))?;
+    let c = find_change_set(
+        inner,
+        ctx,
+        s(input, "ChangeSetName").unwrap_or_default(),
+        s(input, "StackName"),
+    )?;
     let mut v = json!({
         "ChangeSetName": c.name, "ChangeSetId": c.id, "StackId": c.stack_id, "StackName": c.stack_name,
         "CreationTime": c.created, "ExecutionStatus": c.execution_status, "Status": c.status,
@@ -904,22 +1127,36 @@ fn describe_change_set(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Va
         "Parameters": c.snap.parameters.iter().map(|p| json!({"ParameterKey": p.key, "ParameterValue": if p.no_echo { "****".to_string() } else { p.value.clone() }})).collect::<Vec<_>>(),
         "IncludeNestedStacks": false,
     });
-    if let Some(r) = &c.status_reason { v["StatusReason"] = json!(r); }
-    if let Some(d) = &c.description { v["Description"] = json!(d); }
+    if let Some(r) = &c.status_reason {
+        v["StatusReason"] = json!(r);
+    }
+    if let Some(d) = &c.description {
+        v["Description"] = json!(d);
+    }
     Ok(v)
 }
 
 fn execute_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
-    let c = find_change_set(inner, ctx, s(input, "ChangeSetName").unwrap_or_default(), s(input, "StackName"))?;
+    let c = find_change_set(
+        inner,
+        ctx,
+        s(input, "ChangeSetName").unwrap_or_default(),
+        s(input, "StackName"),
+    )?;
     if c.execution_status != "AVAILABLE" {
         return Err(AwsError::new(
             "InvalidChangeSetStatus",
-            format!("ChangeSet [{}] cannot be executed in its current status of [{}]", c.id, c.status),
+            format!(
+                "ChangeSet [{}] cannot be executed in its current status of [{}]",
+                c.id, c.status
+            ),
             400,
         ));
     }
     let scope = scope_of(ctx);
-    let mut d = inner.load_stack(&scope, &c.stack_id)?.ok_or_else(|| validation(format!("Stack [{}] does not exist", c.stack_name)))?;
+    let mut d = inner
+        .load_stack(&scope, &c.stack_id)?
+        .ok_or_else(|| validation(format!("Stack [{}] does not exist", c.stack_name)))?;
     let mut done = c.clone();
     done.execution_status = "EXECUTE_IN_PROGRESS".into();
     save_cs(inner, &scope, &done)?;
@@ -938,9 +1175,17 @@ fn execute_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Resul
         start_update(inner, ctx, d, c.snap.clone(), c.role_arn.clone())?;
     }
     // Other change sets of the stack are now stale.
-    for r in inner.store.list(CHANGESET, &scope, Some(&c.stack_id)).map_err(internal)? {
+    for r in inner
+        .store
+        .list(CHANGESET, &scope, Some(&c.stack_id))
+        .map_err(internal)?
+    {
         if let Ok(mut o) = serde_json::from_value::<ChangeSetDoc>(r.doc) {
-            o.execution_status = if o.id == c.id { "EXECUTE_COMPLETE".into() } else { "OBSOLETE".into() };
+            o.execution_status = if o.id == c.id {
+                "EXECUTE_COMPLETE".into()
+            } else {
+                "OBSOLETE".into()
+            };
             save_cs(inner, &scope, &o)?;
         }
     }
@@ -948,9 +1193,18 @@ fn execute_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Resul
 }
 
 fn delete_change_set(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsError> {
-    let c = find_change_set(inner, ctx, s(input, "ChangeSetName").unwrap_or_default(), s(input, "StackName"))?;
+    let c = find_change_set(
+        inner,
+        ctx,
+        s(input, "ChangeSetName").unwrap_or_default(),
+        s(input, "StackName"),
+    )?;
     let scope = scope_of(ctx);
-    inner.store.write(|tx| tx.delete(CHANGESET, &scope, &c.id)).map_err(internal)?.map_err(internal)?;
+    inner
+        .store
+        .write(|tx| tx.delete(CHANGESET, &scope, &c.id))
+        .map_err(internal)?
+        .map_err(internal)?;
     Ok(json!({}))
 }
 

@@ -80,7 +80,9 @@ pub(crate) fn parse_checked(body: &str) -> Result<Template, AwsError> {
 pub(crate) fn check_types(t: &Template) -> Result<(), AwsError> {
     let mut bad: Vec<&str> = Vec::new();
     for r in t.resources.values() {
-        if providers::provider(&r.resource_type).is_none() && !bad.contains(&r.resource_type.as_str()) {
+        if providers::provider(&r.resource_type).is_none()
+            && !bad.contains(&r.resource_type.as_str())
+        {
             bad.push(&r.resource_type);
         }
     }
@@ -108,13 +110,20 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, AwsError> {
     let template = parse_checked(body)?;
     check_types(&template)?;
-    let resolver = AwsParams { inner, caller, region };
+    let resolver = AwsParams {
+        inner,
+        caller,
+        region,
+    };
     let inputs_map = inputs.iter().cloned().collect();
-    let resolved = tpl::resolve_parameters(&template, &inputs_map, &resolver).map_err(|e| template_error(&e))?;
+    let resolved = tpl::resolve_parameters(&template, &inputs_map, &resolver)
+        .map_err(|e| template_error(&e))?;
     let pseudo = tpl::Pseudo::new(&caller.account, region, stack_name, stack_id);
-    tpl::evaluate_rules(&template, &resolved, &pseudo, &resolver).map_err(|e| template_error(&e))?;
+    tpl::evaluate_rules(&template, &resolved, &pseudo, &resolver)
+        .map_err(|e| template_error(&e))?;
     let values = resolved.values();
-    let conds = tpl::evaluate_conditions(&template, &values, &pseudo).map_err(|e| template_error(&e))?;
+    let conds =
+        tpl::evaluate_conditions(&template, &values, &pseudo).map_err(|e| template_error(&e))?;
     let include = |id: &str| {
         template
             .resources
@@ -124,14 +133,16 @@ pub(crate) fn prepare(
     };
     let required_caps = tpl::required_capabilities(&template, &include);
     // Nested stacks need no capability check here: each child checks its own.
-    let deps = tpl::dependencies_with_conditions(&template, &conds).map_err(|e| template_error(&e))?;
+    let deps =
+        tpl::dependencies_with_conditions(&template, &conds).map_err(|e| template_error(&e))?;
     tpl::creation_order(&deps).map_err(|e| template_error(&e))?;
     for cap in &required_caps {
         if cap == "CAPABILITY_AUTO_EXPAND" {
             continue;
         }
         let ok = capabilities.contains(cap)
-            || (cap == "CAPABILITY_IAM" && capabilities.iter().any(|c| c == "CAPABILITY_NAMED_IAM"));
+            || (cap == "CAPABILITY_IAM"
+                && capabilities.iter().any(|c| c == "CAPABILITY_NAMED_IAM"));
         if !ok {
             return Err(AwsError::new(
                 "InsufficientCapabilitiesException",
@@ -190,16 +201,27 @@ impl Inner {
         res: Option<&ResDoc>,
         event: Option<(&str, &str, Option<&str>, &str, &str, Option<&str>)>,
     ) -> Result<(), AwsError> {
+        if self.halted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AwsError::internal("halted"));
+        }
         self.store
             .write(|tx| {
                 if let Some(d) = doc {
-                    let v = serde_json::to_value(d).map_err(|e| AwsError::internal(e.to_string()))?;
+                    let v =
+                        serde_json::to_value(d).map_err(|e| AwsError::internal(e.to_string()))?;
                     tx.put(STACK, scope, stack_id, None, &v).map_err(internal)?;
                 }
                 if let Some(r) = res {
-                    let v = serde_json::to_value(r).map_err(|e| AwsError::internal(e.to_string()))?;
-                    tx.put(RES, scope, &res_key(stack_id, &r.logical_id), Some(stack_id), &v)
-                        .map_err(internal)?;
+                    let v =
+                        serde_json::to_value(r).map_err(|e| AwsError::internal(e.to_string()))?;
+                    tx.put(
+                        RES,
+                        scope,
+                        &res_key(stack_id, &r.logical_id),
+                        Some(stack_id),
+                        &v,
+                    )
+                    .map_err(internal)?;
                 }
                 if let Some((stack_name, logical, physical, rtype, status, reason)) = event {
                     let seq = tx.next_seq("event").map_err(internal)?;
@@ -216,9 +238,16 @@ impl Inner {
                         token: None,
                         seq,
                     };
-                    let v = serde_json::to_value(&e).map_err(|e| AwsError::internal(e.to_string()))?;
-                    tx.put(EVENT, scope, &format!("{stack_id}|{seq:015}"), Some(stack_id), &v)
-                        .map_err(internal)?;
+                    let v =
+                        serde_json::to_value(&e).map_err(|e| AwsError::internal(e.to_string()))?;
+                    tx.put(
+                        EVENT,
+                        scope,
+                        &format!("{stack_id}|{seq:015}"),
+                        Some(stack_id),
+                        &v,
+                    )
+                    .map_err(internal)?;
                 }
                 Ok(())
             })
@@ -226,7 +255,12 @@ impl Inner {
     }
 
     /// Sets the stack status (with a stack event) in one transaction.
-    pub(crate) fn set_status(&self, doc: &mut StackDoc, status: &str, reason: Option<&str>) -> Result<(), AwsError> {
+    pub(crate) fn set_status(
+        &self,
+        doc: &mut StackDoc,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), AwsError> {
         doc.status = status.to_string();
         doc.status_reason = reason.map(str::to_string);
         if status.ends_with("_COMPLETE") || status.ends_with("_FAILED") {
@@ -245,7 +279,14 @@ impl Inner {
             &scope,
             &id,
             None,
-            Some((&name, &name, Some(&id), "AWS::CloudFormation::Stack", status, reason)),
+            Some((
+                &name,
+                &name,
+                Some(&id),
+                "AWS::CloudFormation::Stack",
+                status,
+                reason,
+            )),
         )
     }
 
@@ -259,7 +300,12 @@ impl Inner {
 }
 
 /// An assumed-role session of `role_arn` named `AWSCloudFormation`.
-pub(crate) fn role_session(inner: &Inner, account: &str, region: &str, role_arn: &str) -> Result<Caller, String> {
+pub(crate) fn role_session(
+    inner: &Inner,
+    account: &str,
+    region: &str,
+    role_arn: &str,
+) -> Result<Caller, String> {
     let name = role_arn.rsplit('/').next().unwrap_or_default();
     let root = Caller {
         account: account.to_string(),
@@ -269,15 +315,35 @@ pub(crate) fn role_session(inner: &Inner, account: &str, region: &str, role_arn:
     };
     let internal = inner.internal.get().map_err(|e| e.message)?;
     let role = internal
-        .invoke(&root, region, Some("cloudformation.amazonaws.com"), "iam", "GetRole", json!({"RoleName": name}))
-        .map_err(|e| format!("Role {role_arn} is invalid or cannot be assumed: {}", e.message))?;
+        .invoke(
+            &root,
+            region,
+            Some("cloudformation.amazonaws.com"),
+            "iam",
+            "GetRole",
+            json!({"RoleName": name}),
+        )
+        .map_err(|e| {
+            format!(
+                "Role {role_arn} is invalid or cannot be assumed: {}",
+                e.message
+            )
+        })?;
     let r = role.get("Role").cloned().unwrap_or(Value::Null);
     Ok(Caller {
         account: account.to_string(),
         kind: PrincipalKind::AssumedRole {
             role_name: name.to_string(),
-            role_path: r.get("Path").and_then(Value::as_str).unwrap_or("/").to_string(),
-            role_id: r.get("RoleId").and_then(Value::as_str).unwrap_or_default().to_string(),
+            role_path: r
+                .get("Path")
+                .and_then(Value::as_str)
+                .unwrap_or("/")
+                .to_string(),
+            role_id: r
+                .get("RoleId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             session_name: "AWSCloudFormation".to_string(),
         },
         access_key_id: crate::ids::access_key_id("ASIA"),
@@ -441,7 +507,10 @@ impl tpl::Resolver for RunResolver<'_> {
         Ok(row.doc.get("value").cloned().unwrap_or(Value::Null))
     }
     fn azs(&self, region: &str) -> Vec<String> {
-        ["a", "b", "c"].iter().map(|s| format!("{region}{s}")).collect()
+        ["a", "b", "c"]
+            .iter()
+            .map(|s| format!("{region}{s}"))
+            .collect()
     }
 }
 
@@ -471,14 +540,20 @@ impl<'a> Run<'a> {
                 (p.key.clone(), v)
             })
             .collect();
-        let mut pseudo = tpl::Pseudo::new(&doc.account, &doc.region, &doc.stack_name, &doc.stack_id);
+        let mut pseudo =
+            tpl::Pseudo::new(&doc.account, &doc.region, &doc.stack_name, &doc.stack_id);
         pseudo.notification_arns = doc.notification_arns.clone();
         let pmap = params.iter().cloned().collect();
-        let conds_map = tpl::evaluate_conditions(&template, &pmap, &pseudo).map_err(|e| e.to_string())?;
-        let deps_map = tpl::dependencies_with_conditions(&template, &conds_map).map_err(|e| e.to_string())?;
+        let conds_map =
+            tpl::evaluate_conditions(&template, &pmap, &pseudo).map_err(|e| e.to_string())?;
+        let deps_map =
+            tpl::dependencies_with_conditions(&template, &conds_map).map_err(|e| e.to_string())?;
         let order = tpl::creation_order(&deps_map).map_err(|e| e.to_string())?;
         let conds: Vec<(String, bool)> = conds_map.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let deps: HashMap<String, Vec<String>> = deps_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let deps: HashMap<String, Vec<String>> = deps_map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let order: Vec<String> = order
             .into_iter()
             .filter(|id| {
@@ -568,7 +643,12 @@ impl<'a> Run<'a> {
     }
 
     fn resolve_props(&self, logical: &str) -> Result<Value, String> {
-        match self.template.resources.get(logical).and_then(|r| r.properties.as_ref()) {
+        match self
+            .template
+            .resources
+            .get(logical)
+            .and_then(|r| r.properties.as_ref())
+        {
             Some(n) => self.eval(n),
             None => Ok(json!({})),
         }
@@ -590,7 +670,14 @@ impl<'a> Run<'a> {
             &self.scope,
             &d.stack_id,
             Some(&row),
-            Some((&d.stack_name, &row.logical_id, physical.or(row.physical_id.as_deref()), &row.rtype, status, reason)),
+            Some((
+                &d.stack_name,
+                &row.logical_id,
+                physical.or(row.physical_id.as_deref()),
+                &row.rtype,
+                status,
+                reason,
+            )),
         ) {
             tracing::error!(error = %e.message, "cloudformation: could not persist resource");
         }
@@ -599,7 +686,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn pctx<'b>(&'b self, logical: &'b str, d: &'b StackDoc, internal: Arc<dyn crate::Internal>) -> PCtx<'b> {
+    /// Persists an event about a resource without changing its row.
+    fn event(&self, row: &ResDoc, status: &str, reason: Option<&str>, physical: Option<&str>) {
+        let d = self.doc();
+        if let Err(e) = self.inner.persist(
+            None,
+            &self.scope,
+            &d.stack_id,
+            None,
+            Some((
+                &d.stack_name,
+                &row.logical_id,
+                physical,
+                &row.rtype,
+                status,
+                reason,
+            )),
+        ) {
+            tracing::error!(error = %e.message, "cloudformation: could not persist event");
+        }
+    }
+
+    fn pctx<'b>(
+        &'b self,
+        logical: &'b str,
+        d: &'b StackDoc,
+        internal: Arc<dyn crate::Internal>,
+    ) -> PCtx<'b> {
         PCtx {
             internal,
             caller: &self.caller,
@@ -627,7 +740,10 @@ impl<'a> Run<'a> {
             retain: r.and_then(|r| r.deletion_policy.as_deref()) == Some("Retain"),
             prior: None,
             added_by_update: false,
-            template_props: r.and_then(|r| r.properties.as_ref()).map(tpl::Node::to_json).unwrap_or(Value::Null),
+            template_props: r
+                .and_then(|r| r.properties.as_ref())
+                .map(tpl::Node::to_json)
+                .unwrap_or(Value::Null),
         }
     }
 
@@ -636,17 +752,29 @@ impl<'a> Run<'a> {
         let mut row = self.new_row(logical);
         row.added_by_update = by_update;
         let Some(p) = providers::provider(&row.rtype) else {
-            self.record(&row, "CREATE_FAILED", Some(&format!("Unrecognized resource type {}", row.rtype)), None);
+            self.record(
+                &row,
+                "CREATE_FAILED",
+                Some(&format!("Unrecognized resource type {}", row.rtype)),
+                None,
+            );
             return false;
         };
-        self.record(&row, "CREATE_IN_PROGRESS", None, None);
-        let props = match self.resolve_props(logical).and_then(|v| check_properties(p, &v).map(|()| v)) {
+        let props = match self
+            .resolve_props(logical)
+            .and_then(|v| check_properties(p, &v).map(|()| v))
+        {
             Ok(v) => v,
             Err(e) => {
+                self.record(&row, "CREATE_IN_PROGRESS", None, None);
                 self.record(&row, "CREATE_FAILED", Some(&e), None);
                 return false;
             }
         };
+        // The declared name (if any) is recorded first, so a restart can
+        // clean up a resource whose creation it interrupted.
+        row.props = props.clone();
+        self.record(&row, "CREATE_IN_PROGRESS", None, None);
         let d = self.doc();
         let internal = match self.inner.internal.get() {
             Ok(i) => i,
@@ -676,11 +804,14 @@ impl<'a> Run<'a> {
 
     /// Deletes one resource as recorded; true on success.
     fn delete_one(&self, logical: &str) -> bool {
-        let Some(row) = self.row(logical) else { return true };
+        let Some(row) = self.row(logical) else {
+            return true;
+        };
         if row.status == "DELETE_COMPLETE" || row.status == "DELETE_SKIPPED" {
             return true;
         }
-        let Some(physical) = row.physical_id.clone() else {
+        let declared = providers::provider(&row.rtype).and_then(|p| p.declared_id(&row.props));
+        let Some(physical) = row.physical_id.clone().or(declared) else {
             self.record(&row, "DELETE_COMPLETE", None, None);
             return true;
         };
@@ -706,8 +837,15 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn delete_physical(&self, row: &ResDoc, physical: &str, props: &Value, attrs: &Map<String, Value>) -> Result<(), String> {
-        let p = providers::provider(&row.rtype).ok_or_else(|| format!("Unrecognized resource type {}", row.rtype))?;
+    fn delete_physical(
+        &self,
+        row: &ResDoc,
+        physical: &str,
+        props: &Value,
+        attrs: &Map<String, Value>,
+    ) -> Result<(), String> {
+        let p = providers::provider(&row.rtype)
+            .ok_or_else(|| format!("Unrecognized resource type {}", row.rtype))?;
         let d = self.doc();
         let internal = self.inner.internal.get().map_err(|e| e.message)?;
         let cx = self.pctx(&row.logical_id, &d, internal);
@@ -750,7 +888,9 @@ impl<'a> Run<'a> {
             v.into_iter().rev().map(|(_, id)| id).collect()
         };
         let rev = self.reverse_deps(&nodes);
-        let (failed, _) = schedule(&nodes, &rev, self.inner.workers, false, &|n| self.delete_one(n));
+        let (failed, _) = schedule(&nodes, &rev, self.inner.workers, false, &|n| {
+            self.delete_one(n)
+        });
         failed
     }
 
@@ -766,7 +906,11 @@ impl<'a> Run<'a> {
             }
             let v = self.eval(&o.value)?;
             let value = match &v {
-                Value::Array(a) => a.iter().map(providers::scalar).collect::<Vec<_>>().join(","),
+                Value::Array(a) => a
+                    .iter()
+                    .map(providers::scalar)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => providers::scalar(other),
             };
             let description = match &o.description {
@@ -791,7 +935,11 @@ impl<'a> Run<'a> {
     /// removed/changed export still imported.
     fn publish(&self, outputs: &[OutputDoc], old: &[OutputDoc]) -> Result<(), String> {
         let d = self.doc();
-        let imports: Vec<String> = self.imports.lock().map(|i| i.iter().cloned().collect()).unwrap_or_default();
+        let imports: Vec<String> = self
+            .imports
+            .lock()
+            .map(|i| i.iter().cloned().collect())
+            .unwrap_or_default();
         let r = self
             .inner
             .store
@@ -854,7 +1002,12 @@ fn importers(tx: &ironsage_store::Tx<'_>, scope: &str, name: &str) -> Vec<String
     tx.list(IMPORT, scope, Some(name))
         .map(|rows| {
             rows.into_iter()
-                .filter_map(|r| r.doc.get("stack_name").and_then(Value::as_str).map(str::to_string))
+                .filter_map(|r| {
+                    r.doc
+                        .get("stack_name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -865,7 +1018,9 @@ fn importers(tx: &ironsage_store::Tx<'_>, scope: &str, name: &str) -> Vec<String
 /// Runs the stack's pending operation to a terminal state (blocking).
 pub(crate) fn run(inner: &Arc<Inner>, scope: &str, stack_id: &str) {
     {
-        let Ok(mut r) = inner.running.lock() else { return };
+        let Ok(mut r) = inner.running.lock() else {
+            return;
+        };
         if !r.insert(stack_id.to_string()) {
             return;
         }
@@ -904,20 +1059,27 @@ fn run_inner(inner: &Arc<Inner>, scope: &str, stack_id: &str) -> Result<(), Stri
         .load_stack(scope, stack_id)
         .map_err(|e| e.message)?
         .ok_or("stack vanished")?;
-    let Some(op) = doc.op.clone() else { return Ok(()) };
+    let Some(op) = doc.op.clone() else {
+        return Ok(());
+    };
     let status = doc.status.clone();
     let run = match Run::new(inner, doc) {
         Ok(r) => r,
         Err(e) => {
             // Cannot even evaluate: fail terminally.
-            let mut d = inner.load_stack(scope, stack_id).map_err(|e| e.message)?.ok_or("stack vanished")?;
+            let mut d = inner
+                .load_stack(scope, stack_id)
+                .map_err(|e| e.message)?
+                .ok_or("stack vanished")?;
             d.op = None;
             let st = match op {
                 Op::Create => "CREATE_FAILED",
                 Op::Delete => "DELETE_FAILED",
                 Op::Update { .. } => "UPDATE_ROLLBACK_FAILED",
             };
-            inner.set_status(&mut d, st, Some(&e)).map_err(|e| e.message)?;
+            inner
+                .set_status(&mut d, st, Some(&e))
+                .map_err(|e| e.message)?;
             return Ok(());
         }
     };
@@ -939,21 +1101,28 @@ fn run_inner(inner: &Arc<Inner>, scope: &str, stack_id: &str) -> Result<(), Stri
 }
 
 fn failed_reason(verb: &str, failed: &[String]) -> String {
-    format!("The following resource(s) failed to {verb}: [{}]. ", failed.join(", "))
+    format!(
+        "The following resource(s) failed to {verb}: [{}]. ",
+        failed.join(", ")
+    )
 }
 
 fn run_create(run: &Run<'_>) {
-    let deadline = run
-        .doc()
-        .timeout_minutes
-        .map(|m| std::time::Instant::now() + std::time::Duration::from_secs(u64::try_from(m.max(1)).unwrap_or(1) * 60));
+    let deadline = run.doc().timeout_minutes.map(|m| {
+        std::time::Instant::now()
+            + std::time::Duration::from_secs(u64::try_from(m.max(1)).unwrap_or(1) * 60)
+    });
     let (failed, never) = schedule(&run.order, &run.deps, run.inner.workers, true, &|n| {
         if deadline.is_some_and(|d| std::time::Instant::now() > d) {
             return false;
         }
         run.create_one(n, false)
     });
-    let mut reason = if failed.is_empty() { None } else { Some(failed_reason("create", &failed)) };
+    let mut reason = if failed.is_empty() {
+        None
+    } else {
+        Some(failed_reason("create", &failed))
+    };
     // Resources never started after a failure are cancelled.
     if reason.is_some() {
         for n in &never {
@@ -1020,16 +1189,26 @@ fn remove_imports_and_exports(run: &Run<'_>) -> Result<(), String> {
         .write(|tx| {
             for o in &d.snap.outputs {
                 if let Some(name) = &o.export_name {
-                    if let Some(row) = tx.get(EXPORT, &run.scope, name).map_err(|e| e.to_string())? {
-                        if row.doc.get("stack_id").and_then(Value::as_str) == Some(d.stack_id.as_str()) {
-                            tx.delete(EXPORT, &run.scope, name).map_err(|e| e.to_string())?;
+                    if let Some(row) = tx
+                        .get(EXPORT, &run.scope, name)
+                        .map_err(|e| e.to_string())?
+                    {
+                        if row.doc.get("stack_id").and_then(Value::as_str)
+                            == Some(d.stack_id.as_str())
+                        {
+                            tx.delete(EXPORT, &run.scope, name)
+                                .map_err(|e| e.to_string())?;
                         }
                     }
                 }
             }
-            for row in tx.list(IMPORT, &run.scope, None).map_err(|e| e.to_string())? {
+            for row in tx
+                .list(IMPORT, &run.scope, None)
+                .map_err(|e| e.to_string())?
+            {
                 if row.doc.get("stack_id").and_then(Value::as_str) == Some(d.stack_id.as_str()) {
-                    tx.delete(IMPORT, &run.scope, &row.key).map_err(|e| e.to_string())?;
+                    tx.delete(IMPORT, &run.scope, &row.key)
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Ok(())
@@ -1048,13 +1227,23 @@ fn exports_in_use(run: &Run<'_>) -> Option<String> {
             .list(IMPORT, &run.scope, Some(name))
             .map(|rows| {
                 rows.into_iter()
-                    .filter(|r| r.doc.get("stack_id").and_then(Value::as_str) != Some(d.stack_id.as_str()))
-                    .filter_map(|r| r.doc.get("stack_name").and_then(Value::as_str).map(str::to_string))
+                    .filter(|r| {
+                        r.doc.get("stack_id").and_then(Value::as_str) != Some(d.stack_id.as_str())
+                    })
+                    .filter_map(|r| {
+                        r.doc
+                            .get("stack_name")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
                     .collect()
             })
             .unwrap_or_default();
         if !users.is_empty() {
-            return Some(format!("Export {name} cannot be deleted as it is in use by {}", users.join(", ")));
+            return Some(format!(
+                "Export {name} cannot be deleted as it is in use by {}",
+                users.join(", ")
+            ));
         }
     }
     None
@@ -1116,18 +1305,32 @@ fn changed_keys(old: &Value, new: &Value) -> Vec<String> {
 
 /// Whether a change to `keys` of `rtype` replaces the resource.
 pub(crate) fn needs_replacement(rtype: &str, keys: &[String]) -> bool {
-    providers::provider(rtype).is_some_and(|p| keys.iter().any(|k| p.create_only().contains(&k.as_str())))
+    providers::provider(rtype)
+        .is_some_and(|p| keys.iter().any(|k| p.create_only().contains(&k.as_str())))
 }
 
 impl Run<'_> {
     /// Brings one resource to the new template; true on success.
     fn update_one(&self, logical: &str) -> bool {
-        let Some(old) = self.row(logical).filter(|r| r.physical_id.is_some() && !r.status.starts_with("DELETE")) else {
+        let Some(old) = self
+            .row(logical)
+            .filter(|r| r.physical_id.is_some() && !r.status.starts_with("DELETE"))
+        else {
             return self.create_one(logical, true);
         };
-        let rtype = self.template.resources.get(logical).map(|r| r.resource_type.clone()).unwrap_or_default();
-        let Some(p) = providers::provider(&rtype) else { return false };
-        let props = match self.resolve_props(logical).and_then(|v| check_properties(p, &v).map(|()| v)) {
+        let rtype = self
+            .template
+            .resources
+            .get(logical)
+            .map(|r| r.resource_type.clone())
+            .unwrap_or_default();
+        let Some(p) = providers::provider(&rtype) else {
+            return false;
+        };
+        let props = match self
+            .resolve_props(logical)
+            .and_then(|v| check_properties(p, &v).map(|()| v))
+        {
             Ok(v) => v,
             Err(e) => {
                 self.record(&old, "UPDATE_FAILED", Some(&e), None);
@@ -1175,7 +1378,13 @@ impl Run<'_> {
                     row.attrs = c.attrs.clone();
                     row.props = props;
                     if let Ok(mut l) = self.live.lock() {
-                        l.insert(logical.to_string(), Live { physical_id: c.physical_id, attrs: c.attrs });
+                        l.insert(
+                            logical.to_string(),
+                            Live {
+                                physical_id: c.physical_id,
+                                attrs: c.attrs,
+                            },
+                        );
                     }
                     self.record(&row, "UPDATE_COMPLETE", None, None);
                     true
@@ -1193,7 +1402,13 @@ impl Run<'_> {
                     row.attrs = c.attrs.clone();
                     row.props = props;
                     if let Ok(mut l) = self.live.lock() {
-                        l.insert(logical.to_string(), Live { physical_id: c.physical_id, attrs: c.attrs });
+                        l.insert(
+                            logical.to_string(),
+                            Live {
+                                physical_id: c.physical_id,
+                                attrs: c.attrs,
+                            },
+                        );
                     }
                     self.record(&row, "UPDATE_COMPLETE", None, None);
                     true
@@ -1208,9 +1423,14 @@ impl Run<'_> {
 }
 
 fn run_update(run: &Run<'_>, prev: &Snapshot) {
-    let (failed, _) = schedule(&run.order, &run.deps, run.inner.workers, true, &|n| run.update_one(n));
+    let (failed, _) = schedule(&run.order, &run.deps, run.inner.workers, true, &|n| {
+        run.update_one(n)
+    });
     let reason = if failed.is_empty() {
-        match run.outputs().and_then(|o| run.publish(&o, &prev.outputs).map(|()| o)) {
+        match run
+            .outputs()
+            .and_then(|o| run.publish(&o, &prev.outputs).map(|()| o))
+        {
             Ok(outputs) => {
                 let mut d = run.doc();
                 d.snap.outputs = outputs;
@@ -1229,21 +1449,31 @@ fn run_update(run: &Run<'_>, prev: &Snapshot) {
 
 /// Deletes replaced physical resources and resources no longer in the template.
 fn cleanup_update(run: &Run<'_>) {
-    let rows: Vec<ResDoc> = run.rows.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+    let rows: Vec<ResDoc> = run
+        .rows
+        .lock()
+        .map(|r| r.values().cloned().collect())
+        .unwrap_or_default();
     let keep: HashSet<&String> = run.order.iter().collect();
     for row in &rows {
         if let Some(pr) = row.prior.clone() {
             if pr.replaced {
                 if let Some(old_id) = &pr.physical_id {
-                    run.record(row, "DELETE_IN_PROGRESS", None, Some(old_id));
+                    run.event(row, "DELETE_IN_PROGRESS", None, Some(old_id));
                     let r = run.delete_physical(row, old_id, &pr.props, &pr.attrs);
                     let mut done = row.clone();
                     done.prior = None;
+                    done.added_by_update = false;
                     match r {
-                        Ok(()) => run.record(&done, "DELETE_COMPLETE", None, Some(old_id)),
-                        Err(e) => run.record(&done, "DELETE_FAILED", Some(&e), Some(old_id)),
+                        Ok(()) => run.event(&done, "DELETE_COMPLETE", None, Some(old_id)),
+                        Err(e) => run.event(&done, "DELETE_FAILED", Some(&e), Some(old_id)),
                     }
-                    run.record(&done, "UPDATE_COMPLETE", None, None);
+                    if let Ok(mut m) = run.rows.lock() {
+                        m.insert(done.logical_id.clone(), done.clone());
+                    }
+                    let _ =
+                        run.inner
+                            .persist(None, &run.scope, &run.doc().stack_id, Some(&done), None);
                     continue;
                 }
             }
@@ -1253,7 +1483,9 @@ fn cleanup_update(run: &Run<'_>) {
             if let Ok(mut m) = run.rows.lock() {
                 m.insert(done.logical_id.clone(), done.clone());
             }
-            let _ = run.inner.persist(None, &run.scope, &run.doc().stack_id, Some(&done), None);
+            let _ = run
+                .inner
+                .persist(None, &run.scope, &run.doc().stack_id, Some(&done), None);
         }
     }
     // Removed resources.
@@ -1284,7 +1516,13 @@ fn cleanup_update(run: &Run<'_>) {
                         let mut c = cur.clone();
                         c.added_by_update = false;
                         if let Ok(v) = serde_json::to_value(&c) {
-                            tx.put(RES, &run.scope, &res_key(&d.stack_id, &c.logical_id), Some(&d.stack_id), &v)?;
+                            tx.put(
+                                RES,
+                                &run.scope,
+                                &res_key(&d.stack_id, &c.logical_id),
+                                Some(&d.stack_id),
+                                &v,
+                            )?;
                         }
                     }
                 }
@@ -1302,43 +1540,59 @@ fn rollback_update(run: &Run<'_>, prev: &Snapshot, reason: Option<&str>) {
     if run.doc().status != "UPDATE_ROLLBACK_IN_PROGRESS" {
         run.set_status("UPDATE_ROLLBACK_IN_PROGRESS", reason);
     }
-    let rows: Vec<ResDoc> = run.rows.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+    let rows: Vec<ResDoc> = run
+        .rows
+        .lock()
+        .map(|r| r.values().cloned().collect())
+        .unwrap_or_default();
     let mut failed = Vec::new();
     let d = run.doc();
     for row in rows.iter().rev() {
         if row.added_by_update {
             if run.delete_one(&row.logical_id) {
-                let _ = run.inner.store.write(|tx| tx.delete(RES, &run.scope, &res_key(&d.stack_id, &row.logical_id)));
+                let _ = run
+                    .inner
+                    .store
+                    .write(|tx| tx.delete(RES, &run.scope, &res_key(&d.stack_id, &row.logical_id)));
             } else {
                 failed.push(row.logical_id.clone());
             }
             continue;
         }
-        let Some(pr) = row.prior.clone() else { continue };
+        let Some(pr) = row.prior.clone() else {
+            continue;
+        };
         let mut restored = row.clone();
         restored.prior = None;
         restored.physical_id = pr.physical_id.clone();
         restored.props = pr.props.clone();
         restored.attrs = pr.attrs.clone();
         if pr.replaced {
-            if let Some(new_id) = row.physical_id.clone().filter(|n| Some(n) != pr.physical_id.as_ref()) {
+            if let Some(new_id) = row
+                .physical_id
+                .clone()
+                .filter(|n| Some(n) != pr.physical_id.as_ref())
+            {
                 if row.status == "UPDATE_COMPLETE" {
-                    run.record(row, "DELETE_IN_PROGRESS", None, Some(&new_id));
+                    run.event(row, "DELETE_IN_PROGRESS", None, Some(&new_id));
                     if let Err(e) = run.delete_physical(row, &new_id, &row.props, &row.attrs) {
-                        run.record(row, "DELETE_FAILED", Some(&e), Some(&new_id));
+                        run.event(row, "DELETE_FAILED", Some(&e), Some(&new_id));
                         failed.push(row.logical_id.clone());
                         continue;
                     }
+                    run.event(row, "DELETE_COMPLETE", None, Some(&new_id));
                 }
             }
             run.record(&restored, "UPDATE_COMPLETE", None, None);
         } else {
             let physical = pr.physical_id.clone().unwrap_or_default();
-            let r = providers::provider(&row.rtype).ok_or("no provider".to_string()).and_then(|p| {
-                let internal = run.inner.internal.get().map_err(|e| e.message)?;
-                let cx = run.pctx(&row.logical_id, &d, internal);
-                p.update(&cx, &physical, &row.props, &pr.props, &row.attrs)
-            });
+            let r = providers::provider(&row.rtype)
+                .ok_or("no provider".to_string())
+                .and_then(|p| {
+                    let internal = run.inner.internal.get().map_err(|e| e.message)?;
+                    let cx = run.pctx(&row.logical_id, &d, internal);
+                    p.update(&cx, &physical, &row.props, &pr.props, &row.attrs)
+                });
             run.record(&restored, "UPDATE_IN_PROGRESS", None, None);
             match r {
                 Ok(_) => run.record(&restored, "UPDATE_COMPLETE", None, None),
@@ -1357,7 +1611,10 @@ fn rollback_update(run: &Run<'_>, prev: &Snapshot, reason: Option<&str>) {
         run.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None);
         run.set_status("UPDATE_ROLLBACK_COMPLETE", None);
     } else {
-        run.set_status("UPDATE_ROLLBACK_FAILED", Some(&failed_reason("update", &failed)));
+        run.set_status(
+            "UPDATE_ROLLBACK_FAILED",
+            Some(&failed_reason("update", &failed)),
+        );
     }
 }
 
@@ -1371,7 +1628,9 @@ pub(crate) fn resume(inner: &Arc<Inner>) {
         }
     };
     for (scope, row) in rows {
-        let Ok(mut doc) = serde_json::from_value::<StackDoc>(row.doc) else { continue };
+        let Ok(mut doc) = serde_json::from_value::<StackDoc>(row.doc) else {
+            continue;
+        };
         if doc.op.is_none() || doc.parent_id.is_some() {
             continue;
         }
@@ -1416,15 +1675,34 @@ impl Inner {
             .map_err(|e| e.message)?
             .ok_or("parent stack vanished")?;
         let name = providers::gen_name(cx.stack_name, cx.logical_id, 128, false);
-        let body = super::api::fetch_template(self, cx.caller, cx.region, url).map_err(|e| e.message)?;
+        let body =
+            super::api::fetch_template(self, cx.caller, cx.region, url).map_err(|e| e.message)?;
         let stack_id = super::api::new_stack_id(cx.region, cx.account, &name);
         let inputs: Vec<(String, ParameterInput)> = params
             .into_iter()
             .map(|(k, v)| (k, ParameterInput::Value(v)))
             .collect();
-        let prep = prepare(self, cx.caller, cx.region, &body, &name, &stack_id, &inputs, &parent.snap.capabilities)
-            .map_err(|e| e.message)?;
-        let mut doc = super::api::new_doc(&parent.caller, cx.region, &name, &stack_id, &body, &prep, &parent.snap.capabilities, tags);
+        let prep = prepare(
+            self,
+            cx.caller,
+            cx.region,
+            &body,
+            &name,
+            &stack_id,
+            &inputs,
+            &parent.snap.capabilities,
+        )
+        .map_err(|e| e.message)?;
+        let mut doc = super::api::new_doc(
+            &parent.caller,
+            cx.region,
+            &name,
+            &stack_id,
+            &body,
+            &prep,
+            &parent.snap.capabilities,
+            tags,
+        );
         doc.role_arn = parent.role_arn.clone();
         doc.parent_id = Some(parent.stack_id.clone());
         doc.root_id = Some(parent.root_id.clone().unwrap_or(parent.stack_id.clone()));
@@ -1432,11 +1710,16 @@ impl Inner {
         let scope = Inner::scope(cx.account, cx.region);
         super::api::insert_new_stack(self, &scope, &doc).map_err(|e| e.message)?;
         run(self, &scope, &stack_id);
-        let done = self.load_stack(&scope, &stack_id).map_err(|e| e.message)?.ok_or("child vanished")?;
+        let done = self
+            .load_stack(&scope, &stack_id)
+            .map_err(|e| e.message)?
+            .ok_or("child vanished")?;
         if done.status != "CREATE_COMPLETE" {
             let why = done.status_reason.clone().unwrap_or_default();
             // The child rolled back; remove it from the name index.
-            return Err(format!("Embedded stack {stack_id} was not successfully created: {why}"));
+            return Err(format!(
+                "Embedded stack {stack_id} was not successfully created: {why}"
+            ));
         }
         Ok((stack_id, child_outputs(&done)))
     }
@@ -1450,23 +1733,42 @@ impl Inner {
         tags: Vec<(String, String)>,
     ) -> Result<Map<String, Value>, String> {
         let scope = Inner::scope(cx.account, cx.region);
-        let mut doc = self.load_stack(&scope, child_id).map_err(|e| e.message)?.ok_or("child vanished")?;
-        let body = super::api::fetch_template(self, cx.caller, cx.region, url).map_err(|e| e.message)?;
+        let mut doc = self
+            .load_stack(&scope, child_id)
+            .map_err(|e| e.message)?
+            .ok_or("child vanished")?;
+        let body =
+            super::api::fetch_template(self, cx.caller, cx.region, url).map_err(|e| e.message)?;
         let inputs: Vec<(String, ParameterInput)> = params
             .into_iter()
             .map(|(k, v)| (k, ParameterInput::Value(v)))
             .collect();
-        let prep = prepare(self, cx.caller, cx.region, &body, &doc.stack_name, child_id, &inputs, &doc.snap.capabilities)
-            .map_err(|e| e.message)?;
+        let prep = prepare(
+            self,
+            cx.caller,
+            cx.region,
+            &body,
+            &doc.stack_name,
+            child_id,
+            &inputs,
+            &doc.snap.capabilities,
+        )
+        .map_err(|e| e.message)?;
         let prev = doc.snap.clone();
         doc.snap.template_body = body;
         doc.snap.parameters = prep.params;
         doc.snap.description = prep.template.description.clone();
         doc.snap.tags = tags;
-        doc.op = Some(Op::Update { prev: Box::new(prev) });
-        self.set_status(&mut doc, "UPDATE_IN_PROGRESS", None).map_err(|e| e.message)?;
+        doc.op = Some(Op::Update {
+            prev: Box::new(prev),
+        });
+        self.set_status(&mut doc, "UPDATE_IN_PROGRESS", None)
+            .map_err(|e| e.message)?;
         run(self, &scope, child_id);
-        let done = self.load_stack(&scope, child_id).map_err(|e| e.message)?.ok_or("child vanished")?;
+        let done = self
+            .load_stack(&scope, child_id)
+            .map_err(|e| e.message)?
+            .ok_or("child vanished")?;
         if done.status != "UPDATE_COMPLETE" {
             return Err(format!(
                 "Embedded stack {child_id} was not successfully updated. Currently in {} with reason: {}",
@@ -1477,7 +1779,11 @@ impl Inner {
         Ok(child_outputs(&done))
     }
 
-    pub(crate) fn run_child_delete(self: &Arc<Self>, cx: &PCtx<'_>, child_id: &str) -> Result<(), String> {
+    pub(crate) fn run_child_delete(
+        self: &Arc<Self>,
+        cx: &PCtx<'_>,
+        child_id: &str,
+    ) -> Result<(), String> {
         let scope = Inner::scope(cx.account, cx.region);
         let Some(mut doc) = self.load_stack(&scope, child_id).map_err(|e| e.message)? else {
             return Ok(());
@@ -1486,9 +1792,13 @@ impl Inner {
             return Ok(());
         }
         doc.op = Some(Op::Delete);
-        self.set_status(&mut doc, "DELETE_IN_PROGRESS", Some("User Initiated")).map_err(|e| e.message)?;
+        self.set_status(&mut doc, "DELETE_IN_PROGRESS", Some("User Initiated"))
+            .map_err(|e| e.message)?;
         run(self, &scope, child_id);
-        let done = self.load_stack(&scope, child_id).map_err(|e| e.message)?.ok_or("child vanished")?;
+        let done = self
+            .load_stack(&scope, child_id)
+            .map_err(|e| e.message)?
+            .ok_or("child vanished")?;
         if done.status != "DELETE_COMPLETE" {
             return Err(format!(
                 "Embedded stack {child_id} was not successfully deleted: {}",
@@ -1521,8 +1831,16 @@ pub(crate) fn diff(
     let rows = run.rows.lock().map(|r| r.clone()).unwrap_or_default();
     let mut changes = Vec::new();
     for logical in &run.order {
-        let rtype = run.template.resources.get(logical).map(|r| r.resource_type.clone()).unwrap_or_default();
-        match rows.get(logical).filter(|r| !r.status.starts_with("DELETE") && r.physical_id.is_some()) {
+        let rtype = run
+            .template
+            .resources
+            .get(logical)
+            .map(|r| r.resource_type.clone())
+            .unwrap_or_default();
+        match rows
+            .get(logical)
+            .filter(|r| !r.status.starts_with("DELETE") && r.physical_id.is_some())
+        {
             None => changes.push(json!({"Type": "Resource", "ResourceChange": {
                 "Action": "Add", "LogicalResourceId": logical, "ResourceType": rtype,
                 "Scope": [], "Details": []}})),
@@ -1538,7 +1856,11 @@ pub(crate) fn diff(
                 }
                 let replace = old.rtype != rtype || needs_replacement(&rtype, &keys);
                 let replacement = if replace {
-                    if conditional { "Conditional" } else { "True" }
+                    if conditional {
+                        "Conditional"
+                    } else {
+                        "True"
+                    }
                 } else {
                     "False"
                 };

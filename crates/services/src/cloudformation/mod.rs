@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     running: Mutex<HashSet<String>>,
     /// Parallel resource operations per stack operation.
     workers: usize,
+    /// Set by [`CloudFormation::halt`]: nothing more is persisted (tests
+    /// simulate a crash with it).
+    halted: std::sync::atomic::AtomicBool,
 }
 
 impl CloudFormation {
@@ -57,6 +60,7 @@ impl CloudFormation {
                 internal,
                 running: Mutex::new(HashSet::new()),
                 workers: 4,
+                halted: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -67,11 +71,25 @@ impl CloudFormation {
         engine::resume(&self.inner);
     }
 
+    /// Stops persisting anything (a simulated crash; the process state is
+    /// then abandoned).
+    pub fn halt(&self) {
+        self.inner
+            .halted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Blocks until no stack operation runs (tests, shutdown).
     pub fn wait_idle(&self, timeout: std::time::Duration) -> bool {
         let start = std::time::Instant::now();
         while start.elapsed() < timeout {
-            if self.inner.running.lock().map(|r| r.is_empty()).unwrap_or(true) {
+            if self
+                .inner
+                .running
+                .lock()
+                .map(|r| r.is_empty())
+                .unwrap_or(true)
+            {
                 return true;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));

@@ -42,7 +42,9 @@ pub(crate) enum Op {
     Create,
     Delete,
     /// An update; `prev` is what to restore on rollback.
-    Update { prev: Box<Snapshot> },
+    Update {
+        prev: Box<Snapshot>,
+    },
 }
 
 /// The template-level state of a stack (restored by an update rollback).

@@ -31,22 +31,51 @@ fn own_tags(cx: &PCtx<'_>, p: &Value) -> Vec<(String, String)> {
 
 impl Provider for Stack {
     fn properties(&self) -> &'static [&'static str] {
-        &["NotificationARNs", "Parameters", "Tags", "TemplateURL", "TimeoutInMinutes"]
+        &[
+            "NotificationARNs",
+            "Parameters",
+            "Tags",
+            "TemplateURL",
+            "TimeoutInMinutes",
+        ]
     }
     fn create_only(&self) -> &'static [&'static str] {
         &[]
     }
     fn create(&self, cx: &PCtx<'_>, p: &Value) -> Result<Created, String> {
         let url = req_prop(p, "TemplateURL")?;
-        let (id, outputs) = cx.engine.run_child_create(cx, &url, params(p), own_tags(cx, p))?;
-        Ok(Created { physical_id: id, attrs: outputs })
+        let (id, outputs) = cx
+            .engine
+            .run_child_create(cx, &url, params(p), own_tags(cx, p))?;
+        Ok(Created {
+            physical_id: id,
+            attrs: outputs,
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, _old: &Value, new: &Value, _a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         let url = req_prop(new, "TemplateURL")?;
-        let outputs = cx.engine.run_child_update(cx, id, &url, params(new), own_tags(cx, new))?;
-        Ok(Created { physical_id: id.to_string(), attrs: outputs })
+        let outputs = cx
+            .engine
+            .run_child_update(cx, id, &url, params(new), own_tags(cx, new))?;
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: outputs,
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         cx.engine.run_child_delete(cx, id)
     }
 }
@@ -59,7 +88,11 @@ impl Provider for WaitConditionHandle {
         &[]
     }
     fn create(&self, cx: &PCtx<'_>, _p: &Value) -> Result<Created, String> {
-        let enc = |s: &str| s.replace(':', "%3A").replace('/', "%2F").replace('|', "%7C");
+        let enc = |s: &str| {
+            s.replace(':', "%3A")
+                .replace('/', "%2F")
+                .replace('|', "%7C")
+        };
         let url = format!(
             "https://cloudformation-waitcondition-{}.s3.amazonaws.com/{}%7C{}%7C{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399",
             cx.region,
@@ -67,12 +100,31 @@ impl Provider for WaitConditionHandle {
             cx.logical_id,
             crate::ids::request_id()
         );
-        Ok(Created { physical_id: url, attrs: Map::new() })
+        Ok(Created {
+            physical_id: url,
+            attrs: Map::new(),
+        })
     }
-    fn update(&self, _cx: &PCtx<'_>, id: &str, _o: &Value, _n: &Value, a: &Map<String, Value>) -> Result<Created, String> {
-        Ok(Created { physical_id: id.to_string(), attrs: a.clone() })
+    fn update(
+        &self,
+        _cx: &PCtx<'_>,
+        id: &str,
+        _o: &Value,
+        _n: &Value,
+        a: &Map<String, Value>,
+    ) -> Result<Created, String> {
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: a.clone(),
+        })
     }
-    fn delete(&self, _cx: &PCtx<'_>, _id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        _cx: &PCtx<'_>,
+        _id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         Ok(())
     }
 }

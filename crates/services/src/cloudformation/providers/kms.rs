@@ -62,7 +62,10 @@ impl Provider for Key {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let arn = out.pointer("/KeyMetadata/Arn").cloned().unwrap_or(Value::Null);
+        let arn = out
+            .pointer("/KeyMetadata/Arn")
+            .cloned()
+            .unwrap_or(Value::Null);
         let rest = (|| {
             if truthy(p.get("EnableKeyRotation")) == Some(true) {
                 cx.call("kms", "EnableKeyRotation", json!({"KeyId": id}))?;
@@ -73,53 +76,111 @@ impl Provider for Key {
             Ok::<(), String>(())
         })();
         if let Err(e) = rest {
-            let _ = cx.call("kms", "ScheduleKeyDeletion", json!({"KeyId": id, "PendingWindowInDays": 7}));
+            let _ = cx.call(
+                "kms",
+                "ScheduleKeyDeletion",
+                json!({"KeyId": id, "PendingWindowInDays": 7}),
+            );
             return Err(e);
         }
         let mut attrs = Map::new();
         attrs.insert("Arn".into(), arn);
         attrs.insert("KeyId".into(), json!(id));
-        Ok(Created { physical_id: id, attrs })
+        Ok(Created {
+            physical_id: id,
+            attrs,
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, old: &Value, new: &Value, a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        old: &Value,
+        new: &Value,
+        a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         if old.get("KeyPolicy") != new.get("KeyPolicy") {
             if let Some(v) = new.get("KeyPolicy") {
-                cx.call("kms", "PutKeyPolicy", json!({"KeyId": id, "PolicyName": "default", "Policy": doc_text(v)}))?;
+                cx.call(
+                    "kms",
+                    "PutKeyPolicy",
+                    json!({"KeyId": id, "PolicyName": "default", "Policy": doc_text(v)}),
+                )?;
             }
         }
         if old.get("Description") != new.get("Description") {
             let d = new.get("Description").map(scalar).unwrap_or_default();
-            cx.call("kms", "UpdateKeyDescription", json!({"KeyId": id, "Description": d}))?;
+            cx.call(
+                "kms",
+                "UpdateKeyDescription",
+                json!({"KeyId": id, "Description": d}),
+            )?;
         }
-        let (o, n) = (truthy(old.get("EnableKeyRotation")).unwrap_or(false), truthy(new.get("EnableKeyRotation")).unwrap_or(false));
+        let (o, n) = (
+            truthy(old.get("EnableKeyRotation")).unwrap_or(false),
+            truthy(new.get("EnableKeyRotation")).unwrap_or(false),
+        );
         if o != n {
-            let op = if n { "EnableKeyRotation" } else { "DisableKeyRotation" };
+            let op = if n {
+                "EnableKeyRotation"
+            } else {
+                "DisableKeyRotation"
+            };
             cx.call("kms", op, json!({"KeyId": id}))?;
         }
-        let (o, n) = (truthy(old.get("Enabled")).unwrap_or(true), truthy(new.get("Enabled")).unwrap_or(true));
+        let (o, n) = (
+            truthy(old.get("Enabled")).unwrap_or(true),
+            truthy(new.get("Enabled")).unwrap_or(true),
+        );
         if o != n {
             let op = if n { "EnableKey" } else { "DisableKey" };
             cx.call("kms", op, json!({"KeyId": id}))?;
         }
         if old.get("Tags") != new.get("Tags") {
             let tags = cx.merged_tags(new);
-            let gone: Vec<String> = cx.merged_tags(old).into_iter().map(|(k, _)| k).filter(|k| !tags.iter().any(|(n, _)| n == k)).collect();
+            let gone: Vec<String> = cx
+                .merged_tags(old)
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| !tags.iter().any(|(n, _)| n == k))
+                .collect();
             if !gone.is_empty() {
-                cx.call("kms", "UntagResource", json!({"KeyId": id, "TagKeys": gone}))?;
+                cx.call(
+                    "kms",
+                    "UntagResource",
+                    json!({"KeyId": id, "TagKeys": gone}),
+                )?;
             }
             if !tags.is_empty() {
-                cx.call("kms", "TagResource", json!({"KeyId": id, "Tags": kms_tags(&tags)}))?;
+                cx.call(
+                    "kms",
+                    "TagResource",
+                    json!({"KeyId": id, "Tags": kms_tags(&tags)}),
+                )?;
             }
         }
-        Ok(Created { physical_id: id.to_string(), attrs: a.clone() })
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: a.clone(),
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         let days = p
             .get("PendingWindowInDays")
             .map(scalar)
             .and_then(|s| s.parse::<i64>().ok())
             .unwrap_or(30);
-        match cx.call("kms", "ScheduleKeyDeletion", json!({"KeyId": id, "PendingWindowInDays": days})) {
+        match cx.call(
+            "kms",
+            "ScheduleKeyDeletion",
+            json!({"KeyId": id, "PendingWindowInDays": days}),
+        ) {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) || e.contains("is pending deletion") => Ok(()),
             Err(e) => Err(e),
@@ -137,15 +198,42 @@ impl Provider for Alias {
     fn create(&self, cx: &PCtx<'_>, p: &Value) -> Result<Created, String> {
         let name = req_prop(p, "AliasName")?;
         let target = req_prop(p, "TargetKeyId")?;
-        cx.call("kms", "CreateAlias", json!({"AliasName": name, "TargetKeyId": target}))?;
-        Ok(Created { physical_id: name, attrs: Map::new() })
+        cx.call(
+            "kms",
+            "CreateAlias",
+            json!({"AliasName": name, "TargetKeyId": target}),
+        )?;
+        Ok(Created {
+            physical_id: name,
+            attrs: Map::new(),
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, _old: &Value, new: &Value, a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         let target = prop(new, "TargetKeyId").unwrap_or_default();
-        cx.call("kms", "UpdateAlias", json!({"AliasName": id, "TargetKeyId": target}))?;
-        Ok(Created { physical_id: id.to_string(), attrs: a.clone() })
+        cx.call(
+            "kms",
+            "UpdateAlias",
+            json!({"AliasName": id, "TargetKeyId": target}),
+        )?;
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: a.clone(),
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         match cx.call("kms", "DeleteAlias", json!({"AliasName": id})) {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),

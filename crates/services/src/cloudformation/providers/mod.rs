@@ -60,7 +60,12 @@ impl PCtx<'_> {
     /// Stack tags as `[{Key, Value}]` merged with the resource's own `Tags`.
     pub fn merged_tags(&self, props: &Value) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self.tags.to_vec();
-        for t in props.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+        for t in props
+            .get("Tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let k = t.get("Key").and_then(Value::as_str).unwrap_or_default();
             let v = t.get("Value").map(scalar).unwrap_or_default();
             out.retain(|(x, _)| x != k);
@@ -94,6 +99,11 @@ pub(crate) trait Provider: Send + Sync {
         props: &Value,
         attrs: &Map<String, Value>,
     ) -> Result<(), String>;
+    /// The physical id a create with `props` will have, when the template
+    /// names it (lets a restart clean up an interrupted create).
+    fn declared_id(&self, _props: &Value) -> Option<String> {
+        None
+    }
 }
 
 /// Every supported resource type and its provider.
@@ -173,8 +183,11 @@ pub(crate) fn handler_message(service: &str, e: &AwsError) -> String {
         _ => "GeneralServiceException",
     };
     let code = match e.code.as_str() {
-        "EntityAlreadyExists" | "AlreadyExistsException" | "BucketAlreadyExists"
-        | "BucketAlreadyOwnedByYou" | "ParameterAlreadyExists" => "AlreadyExists",
+        "EntityAlreadyExists"
+        | "AlreadyExistsException"
+        | "BucketAlreadyExists"
+        | "BucketAlreadyOwnedByYou"
+        | "ParameterAlreadyExists" => "AlreadyExists",
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => "AccessDenied",
         "NoSuchEntity" | "NotFoundException" | "NoSuchBucket" | "ParameterNotFound" => "NotFound",
         _ => code,

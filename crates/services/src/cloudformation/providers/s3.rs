@@ -91,7 +91,11 @@ fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), St
                         o
                     })
                     .collect();
-                cx.call("s3", "PutBucketEncryption", json!({"Bucket": name, "ServerSideEncryptionConfiguration": {"Rules": rules}}))?;
+                cx.call(
+                    "s3",
+                    "PutBucketEncryption",
+                    json!({"Bucket": name, "ServerSideEncryptionConfiguration": {"Rules": rules}}),
+                )?;
             }
             None => {
                 cx.call("s3", "DeleteBucketEncryption", json!({"Bucket": name}))?;
@@ -99,26 +103,55 @@ fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), St
         }
     }
     if changed("VersioningConfiguration") {
-        let status = p.pointer("/VersioningConfiguration/Status").map(scalar).unwrap_or_else(|| "Suspended".into());
-        cx.call("s3", "PutBucketVersioning", json!({"Bucket": name, "VersioningConfiguration": {"Status": status}}))?;
+        let status = p
+            .pointer("/VersioningConfiguration/Status")
+            .map(scalar)
+            .unwrap_or_else(|| "Suspended".into());
+        cx.call(
+            "s3",
+            "PutBucketVersioning",
+            json!({"Bucket": name, "VersioningConfiguration": {"Status": status}}),
+        )?;
     }
     if changed("PublicAccessBlockConfiguration") {
         match p.get("PublicAccessBlockConfiguration") {
-            Some(c) => cx.call("s3", "PutPublicAccessBlock", json!({"Bucket": name, "PublicAccessBlockConfiguration": c}))?,
+            Some(c) => cx.call(
+                "s3",
+                "PutPublicAccessBlock",
+                json!({"Bucket": name, "PublicAccessBlockConfiguration": c}),
+            )?,
             None => cx.call("s3", "DeletePublicAccessBlock", json!({"Bucket": name}))?,
         };
     }
     if changed("OwnershipControls") {
         match p.get("OwnershipControls") {
-            Some(c) => cx.call("s3", "PutBucketOwnershipControls", json!({"Bucket": name, "OwnershipControls": c}))?,
-            None => cx.call("s3", "DeleteBucketOwnershipControls", json!({"Bucket": name}))?,
+            Some(c) => cx.call(
+                "s3",
+                "PutBucketOwnershipControls",
+                json!({"Bucket": name, "OwnershipControls": c}),
+            )?,
+            None => cx.call(
+                "s3",
+                "DeleteBucketOwnershipControls",
+                json!({"Bucket": name}),
+            )?,
         };
     }
     if changed("LifecycleConfiguration") {
         match p.get("LifecycleConfiguration") {
             Some(c) => {
-                let rules: Vec<Value> = c.get("Rules").and_then(Value::as_array).into_iter().flatten().map(lifecycle_rule).collect();
-                cx.call("s3", "PutBucketLifecycleConfiguration", json!({"Bucket": name, "LifecycleConfiguration": {"Rules": rules}}))?
+                let rules: Vec<Value> = c
+                    .get("Rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(lifecycle_rule)
+                    .collect();
+                cx.call(
+                    "s3",
+                    "PutBucketLifecycleConfiguration",
+                    json!({"Bucket": name, "LifecycleConfiguration": {"Rules": rules}}),
+                )?
             }
             None => cx.call("s3", "DeleteBucketLifecycle", json!({"Bucket": name}))?,
         };
@@ -126,8 +159,20 @@ fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), St
     if changed("CorsConfiguration") {
         match p.get("CorsConfiguration") {
             Some(c) => {
-                let c = rename(c, &[("CorsRules", "CORSRules"), ("ExposedHeaders", "ExposeHeaders"), ("Id", "ID"), ("MaxAge", "MaxAgeSeconds")]);
-                cx.call("s3", "PutBucketCors", json!({"Bucket": name, "CORSConfiguration": c}))?
+                let c = rename(
+                    c,
+                    &[
+                        ("CorsRules", "CORSRules"),
+                        ("ExposedHeaders", "ExposeHeaders"),
+                        ("Id", "ID"),
+                        ("MaxAge", "MaxAgeSeconds"),
+                    ],
+                );
+                cx.call(
+                    "s3",
+                    "PutBucketCors",
+                    json!({"Bucket": name, "CORSConfiguration": c}),
+                )?
             }
             None => cx.call("s3", "DeleteBucketCors", json!({"Bucket": name}))?,
         };
@@ -139,7 +184,11 @@ fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), St
                 cx.call("s3", "DeleteBucketTagging", json!({"Bucket": name}))?;
             }
         } else {
-            cx.call("s3", "PutBucketTagging", json!({"Bucket": name, "Tagging": {"TagSet": kv_tags(&nt)}}))?;
+            cx.call(
+                "s3",
+                "PutBucketTagging",
+                json!({"Bucket": name, "Tagging": {"TagSet": kv_tags(&nt)}}),
+            )?;
         }
     }
     Ok(())
@@ -148,14 +197,32 @@ fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), St
 fn attrs(cx: &PCtx<'_>, name: &str) -> Map<String, Value> {
     let mut a = Map::new();
     a.insert("Arn".into(), json!(format!("arn:aws:s3:::{name}")));
-    a.insert("DomainName".into(), json!(format!("{name}.s3.amazonaws.com")));
-    a.insert("DualStackDomainName".into(), json!(format!("{name}.s3.dualstack.{}.amazonaws.com", cx.region)));
-    a.insert("RegionalDomainName".into(), json!(format!("{name}.s3.{}.amazonaws.com", cx.region)));
-    a.insert("WebsiteURL".into(), json!(format!("http://{name}.s3-website-{}.amazonaws.com", cx.region)));
+    a.insert(
+        "DomainName".into(),
+        json!(format!("{name}.s3.amazonaws.com")),
+    );
+    a.insert(
+        "DualStackDomainName".into(),
+        json!(format!("{name}.s3.dualstack.{}.amazonaws.com", cx.region)),
+    );
+    a.insert(
+        "RegionalDomainName".into(),
+        json!(format!("{name}.s3.{}.amazonaws.com", cx.region)),
+    );
+    a.insert(
+        "WebsiteURL".into(),
+        json!(format!(
+            "http://{name}.s3-website-{}.amazonaws.com",
+            cx.region
+        )),
+    );
     a
 }
 
 impl Provider for Bucket {
+    fn declared_id(&self, p: &Value) -> Option<String> {
+        prop(p, "BucketName").map(str::to_string)
+    }
     fn properties(&self) -> &'static [&'static str] {
         &[
             "BucketEncryption",
@@ -172,7 +239,9 @@ impl Provider for Bucket {
         &["BucketName"]
     }
     fn create(&self, cx: &PCtx<'_>, p: &Value) -> Result<Created, String> {
-        let name = prop(p, "BucketName").map(str::to_string).unwrap_or_else(|| cx.gen_name(63, true));
+        let name = prop(p, "BucketName")
+            .map(str::to_string)
+            .unwrap_or_else(|| cx.gen_name(63, true));
         let mut input = json!({"Bucket": name});
         if cx.region != "us-east-1" {
             input["CreateBucketConfiguration"] = json!({"LocationConstraint": cx.region});
@@ -182,13 +251,32 @@ impl Provider for Bucket {
             let _ = cx.call("s3", "DeleteBucket", json!({"Bucket": name}));
             return Err(e);
         }
-        Ok(Created { attrs: attrs(cx, &name), physical_id: name })
+        Ok(Created {
+            attrs: attrs(cx, &name),
+            physical_id: name,
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, old: &Value, new: &Value, _a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        old: &Value,
+        new: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         configure(cx, id, old, new)?;
-        Ok(Created { physical_id: id.to_string(), attrs: attrs(cx, id) })
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: attrs(cx, id),
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         match cx.call("s3", "DeleteBucket", json!({"Bucket": id})) {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -208,15 +296,42 @@ impl Provider for BucketPolicy {
         let bucket = req_prop(p, "Bucket")?;
         req_prop(p, "PolicyDocument")?;
         let doc = p.get("PolicyDocument").map(doc_text).unwrap_or_default();
-        cx.call("s3", "PutBucketPolicy", json!({"Bucket": bucket, "Policy": doc}))?;
-        Ok(Created { physical_id: bucket, attrs: Map::new() })
+        cx.call(
+            "s3",
+            "PutBucketPolicy",
+            json!({"Bucket": bucket, "Policy": doc}),
+        )?;
+        Ok(Created {
+            physical_id: bucket,
+            attrs: Map::new(),
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, _old: &Value, new: &Value, a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         let doc = new.get("PolicyDocument").map(doc_text).unwrap_or_default();
-        cx.call("s3", "PutBucketPolicy", json!({"Bucket": id, "Policy": doc}))?;
-        Ok(Created { physical_id: id.to_string(), attrs: a.clone() })
+        cx.call(
+            "s3",
+            "PutBucketPolicy",
+            json!({"Bucket": id, "Policy": doc}),
+        )?;
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs: a.clone(),
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         match cx.call("s3", "DeleteBucketPolicy", json!({"Bucket": id})) {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),

@@ -12,7 +12,13 @@ fn put_input(name: &str, p: &Value, overwrite: bool) -> Value {
         "Value": p.get("Value").map(scalar).unwrap_or_default(),
         "Type": prop(p, "Type").unwrap_or("String"),
     });
-    for k in ["Description", "AllowedPattern", "Tier", "DataType", "Policies"] {
+    for k in [
+        "Description",
+        "AllowedPattern",
+        "Tier",
+        "DataType",
+        "Policies",
+    ] {
         if let Some(v) = p.get(k) {
             input[k] = Value::String(scalar(v));
         }
@@ -24,8 +30,21 @@ fn put_input(name: &str, p: &Value, overwrite: bool) -> Value {
 }
 
 impl Provider for Parameter {
+    fn declared_id(&self, p: &Value) -> Option<String> {
+        prop(p, "Name").map(str::to_string)
+    }
     fn properties(&self) -> &'static [&'static str] {
-        &["AllowedPattern", "DataType", "Description", "Name", "Policies", "Tags", "Tier", "Type", "Value"]
+        &[
+            "AllowedPattern",
+            "DataType",
+            "Description",
+            "Name",
+            "Policies",
+            "Tags",
+            "Tier",
+            "Type",
+            "Value",
+        ]
     }
     fn create_only(&self) -> &'static [&'static str] {
         &["Name"]
@@ -52,17 +71,42 @@ impl Provider for Parameter {
         cx.call("ssm", "PutParameter", input)?;
         let mut attrs = Map::new();
         attrs.insert("Type".into(), json!(prop(p, "Type").unwrap_or("String")));
-        attrs.insert("Value".into(), json!(p.get("Value").map(scalar).unwrap_or_default()));
-        Ok(Created { physical_id: name, attrs })
+        attrs.insert(
+            "Value".into(),
+            json!(p.get("Value").map(scalar).unwrap_or_default()),
+        );
+        Ok(Created {
+            physical_id: name,
+            attrs,
+        })
     }
-    fn update(&self, cx: &PCtx<'_>, id: &str, _old: &Value, new: &Value, _a: &Map<String, Value>) -> Result<Created, String> {
+    fn update(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<Created, String> {
         cx.call("ssm", "PutParameter", put_input(id, new, true))?;
         let mut attrs = Map::new();
         attrs.insert("Type".into(), json!(prop(new, "Type").unwrap_or("String")));
-        attrs.insert("Value".into(), json!(new.get("Value").map(scalar).unwrap_or_default()));
-        Ok(Created { physical_id: id.to_string(), attrs })
+        attrs.insert(
+            "Value".into(),
+            json!(new.get("Value").map(scalar).unwrap_or_default()),
+        );
+        Ok(Created {
+            physical_id: id.to_string(),
+            attrs,
+        })
     }
-    fn delete(&self, cx: &PCtx<'_>, id: &str, _p: &Value, _a: &Map<String, Value>) -> Result<(), String> {
+    fn delete(
+        &self,
+        cx: &PCtx<'_>,
+        id: &str,
+        _p: &Value,
+        _a: &Map<String, Value>,
+    ) -> Result<(), String> {
         match cx.call("ssm", "DeleteParameter", json!({"Name": id})) {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
