@@ -88,7 +88,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if b[i] == b'%' && i + 2 < b.len() {
             if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(v);
                 i += 3;
@@ -658,7 +658,7 @@ fn all_stacks(inner: &Inner, ctx: &Ctx<'_>) -> Result<Vec<StackDoc>, AwsError> {
         .into_iter()
         .filter_map(|r| Some((r.seq, serde_json::from_value(r.doc).ok()?)))
         .collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|x| std::cmp::Reverse(x.0));
     Ok(v.into_iter().map(|(_, d)| d).collect())
 }
 
@@ -725,7 +725,7 @@ fn describe_events(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value,
         .into_iter()
         .filter_map(|r| serde_json::from_value(r.doc).ok())
         .collect();
-    evs.sort_by(|a, b| b.seq.cmp(&a.seq));
+    evs.sort_by_key(|e| std::cmp::Reverse(e.seq));
     let items: Vec<Value> = evs
         .iter()
         .map(|e| {

@@ -170,6 +170,16 @@ pub(crate) fn prepare(
 
 // ---------------------------------------------------------------- rows
 
+/// (stack name, logical id, physical id, type, status, reason) of an event.
+pub(crate) type EventArgs<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+);
+
 impl Inner {
     pub(crate) fn scope(account: &str, region: &str) -> String {
         format!("{account}/{region}")
@@ -199,7 +209,7 @@ impl Inner {
         scope: &str,
         stack_id: &str,
         res: Option<&ResDoc>,
-        event: Option<(&str, &str, Option<&str>, &str, &str, Option<&str>)>,
+        event: Option<EventArgs<'_>>,
     ) -> Result<(), AwsError> {
         if self.halted.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(AwsError::internal("halted"));
@@ -659,7 +669,13 @@ impl<'a> Run<'a> {
     }
 
     /// Persists a resource row with an event.
-    fn record(&self, row: &ResDoc, status: &str, reason: Option<&str>, physical: Option<&str>) {
+    fn record(
+        &self,
+        row: &ResDoc,
+        status: &str,
+        reason: Option<&str>,
+        physical: Option<&str>,
+    ) -> bool {
         let d = self.doc();
         let mut row = row.clone();
         row.status = status.to_string();
@@ -680,10 +696,12 @@ impl<'a> Run<'a> {
             )),
         ) {
             tracing::error!(error = %e.message, "cloudformation: could not persist resource");
+            return false;
         }
         if let Ok(mut rows) = self.rows.lock() {
             rows.insert(row.logical_id.clone(), row);
         }
+        true
     }
 
     /// Persists an event about a resource without changing its row.
@@ -774,7 +792,10 @@ impl<'a> Run<'a> {
         // The declared name (if any) is recorded first, so a restart can
         // clean up a resource whose creation it interrupted.
         row.props = props.clone();
-        self.record(&row, "CREATE_IN_PROGRESS", None, None);
+        if !self.record(&row, "CREATE_IN_PROGRESS", None, None) {
+            // Never create what could not be recorded first.
+            return false;
+        }
         let d = self.doc();
         let internal = match self.inner.internal.get() {
             Ok(i) => i,
@@ -1595,7 +1616,9 @@ fn rollback_update(run: &Run<'_>, prev: &Snapshot, reason: Option<&str>) {
                 });
             run.record(&restored, "UPDATE_IN_PROGRESS", None, None);
             match r {
-                Ok(_) => run.record(&restored, "UPDATE_COMPLETE", None, None),
+                Ok(_) => {
+                    run.record(&restored, "UPDATE_COMPLETE", None, None);
+                }
                 Err(e) => {
                     run.record(&restored, "UPDATE_FAILED", Some(&e), None);
                     failed.push(row.logical_id.clone());
