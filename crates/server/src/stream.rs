@@ -32,6 +32,9 @@ use crate::gateway::{
 const CHANNEL_DEPTH: usize = 8;
 /// Size of response chunks read from a payload.
 const READ_CHUNK: usize = 256 * 1024;
+/// Bodies up to this size are collected before the handler runs (request)
+/// or read in one go (response): no per-chunk hand-offs between threads.
+const SMALL_BODY: u64 = 64 * 1024;
 
 type Chunk = Result<Bytes, std::io::Error>;
 
@@ -76,8 +79,31 @@ impl http_body::Body for ChannelBody {
     }
 }
 
+/// Reads a small payload whole (it is at most [`SMALL_BODY`] bytes, read
+/// from the page cache) instead of streaming it from the blocking pool.
+fn read_small(reply_body: ironsage_services::ResponseBody) -> Body {
+    let len = usize::try_from(reply_body.length).unwrap_or(0);
+    let mut buf = vec![0u8; len];
+    let mut reader = reply_body.reader;
+    match std::io::Read::read_exact(&mut reader, &mut buf) {
+        Ok(()) => http_body_util::Full::new(Bytes::from(buf))
+            .map_err(|never| match never {})
+            .boxed(),
+        Err(e) => {
+            // The same failure a streamed body reports: the response ends
+            // with an error rather than short.
+            let (tx, rx) = mpsc::channel::<Chunk>(1);
+            let _ = tx.try_send(Err(e));
+            ChannelBody { rx }.boxed()
+        }
+    }
+}
+
 /// Streams a blocking reader out as an HTTP body.
 fn stream_out(reply_body: ironsage_services::ResponseBody) -> Body {
+    if reply_body.length <= SMALL_BODY {
+        return read_small(reply_body);
+    }
     let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
     tokio::task::spawn_blocking(move || {
         let mut reader = reply_body.reader;
@@ -315,7 +341,7 @@ async fn dispatch(
     let op = prepared.op;
     let region = head.auth.credential.region.clone();
     let rid = request_id.clone();
-    let joined = tokio::task::spawn_blocking(move || {
+    let run = move || {
         let ctx = Ctx {
             caller: &key.caller,
             region: &region,
@@ -326,15 +352,22 @@ async fn dispatch(
         prepared
             .service
             .call_stream(&ctx, &op.name, prepared.input, body)
-    })
-    .await;
-    let result: Result<Reply, AwsError> = match joined {
-        Ok(r) => r,
-        Err(e) => Err(AwsError::new(
-            "InternalFailure",
-            format!("handler failed: {e}"),
-            500,
-        )),
+    };
+    // Reads only look up a row and open a file (the bytes stream later, from
+    // the blocking pool when large): run them here, as the buffered services
+    // run, rather than paying two thread hand-offs per request.
+    let inline = matches!(op.name.as_str(), "GetObject" | "HeadObject");
+    let result: Result<Reply, AwsError> = if inline {
+        run()
+    } else {
+        match tokio::task::spawn_blocking(run).await {
+            Ok(r) => r,
+            Err(e) => Err(AwsError::new(
+                "InternalFailure",
+                format!("handler failed: {e}"),
+                500,
+            )),
+        }
     };
     match result {
         Ok(reply) => {
@@ -366,6 +399,52 @@ async fn dispatch(
             to_http(wire::serialize_error(info, &e, &request_id, no_body))
         }
     }
+}
+
+/// Collects a (bounded) body from the pump; a rejected body answers the
+/// pump's precise error.
+async fn collect(
+    rx: &mut mpsc::Receiver<Chunk>,
+    fault: &BodyFault,
+    head: &Classified,
+    request_id: &str,
+) -> Result<Vec<u8>, HttpResponse> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        match chunk {
+            Ok(b) if buf.len() + b.len() <= MAX_BODY => buf.extend_from_slice(&b),
+            Ok(_) => {
+                let err =
+                    AwsError::new("MaxMessageLengthExceeded", "Your request was too big.", 400);
+                return Err(to_http(wire::serialize_error(
+                    head.info,
+                    &err,
+                    request_id,
+                    head.is_head,
+                )));
+            }
+            Err(_) => {
+                let err = fault
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .unwrap_or_else(|| {
+                        AwsError::new(
+                            "IncompleteBody",
+                            "The request body terminated unexpectedly",
+                            400,
+                        )
+                    });
+                return Err(to_http(wire::serialize_error(
+                    head.info,
+                    &err,
+                    request_id,
+                    head.is_head,
+                )));
+            }
+        }
+    }
+    Ok(buf)
 }
 
 /// Streaming services with a declared payload hash: the body is never
@@ -434,7 +513,7 @@ pub async fn handle_streaming(
                 };
             }
         }
-        let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
         tokio::spawn(pump(
             body,
             tx,
@@ -443,10 +522,30 @@ pub async fn handle_streaming(
             trailer.clone(),
             Arc::clone(&fault),
         ));
-        let reader: BodyReader = Box::new(ChannelReader {
-            rx,
-            cur: Bytes::new(),
-        });
+        // The object's declared length (decoded, for aws-chunked).
+        let declared = if chunked {
+            decoded_len
+        } else {
+            parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let reader: BodyReader = if declared.is_some_and(|n| n <= SMALL_BODY) {
+            // A small body is received and verified whole before the
+            // handler starts (a lying Content-Length is caught by hyper and
+            // by the handler's length check, as for a streamed body).
+            match collect(&mut rx, &fault, &head, &request_id).await {
+                Ok(b) => Box::new(std::io::Cursor::new(b)),
+                Err(r) => return r,
+            }
+        } else {
+            Box::new(ChannelReader {
+                rx,
+                cur: Bytes::new(),
+            })
+        };
         return dispatch(
             app,
             head,
@@ -469,41 +568,10 @@ pub async fn handle_streaming(
         trailer.clone(),
         Arc::clone(&fault),
     ));
-    let mut buf = Vec::new();
-    while let Some(chunk) = rx.recv().await {
-        match chunk {
-            Ok(b) if buf.len() + b.len() <= MAX_BODY => buf.extend_from_slice(&b),
-            Ok(_) => {
-                let err =
-                    AwsError::new("MaxMessageLengthExceeded", "Your request was too big.", 400);
-                return to_http(wire::serialize_error(
-                    head.info,
-                    &err,
-                    &request_id,
-                    head.is_head,
-                ));
-            }
-            Err(_) => {
-                let err = fault
-                    .lock()
-                    .ok()
-                    .and_then(|mut f| f.take())
-                    .unwrap_or_else(|| {
-                        AwsError::new(
-                            "IncompleteBody",
-                            "The request body terminated unexpectedly",
-                            400,
-                        )
-                    });
-                return to_http(wire::serialize_error(
-                    head.info,
-                    &err,
-                    &request_id,
-                    head.is_head,
-                ));
-            }
-        }
-    }
+    let buf = match collect(&mut rx, &fault, &head, &request_id).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let prepared = match prepare(
         &app,
         &parts,

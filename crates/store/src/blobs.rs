@@ -183,11 +183,25 @@ impl BlobWriter {
             .ok_or_else(|| StoreError::Io(io::Error::other("blob writer closed")))?;
         file.sync_data()?;
         drop(file);
-        let parent = dest.parent().ok_or_else(|| bad_id(id))?.to_path_buf();
-        fs::create_dir_all(&parent)?;
-        fs::rename(&self.tmp, &dest)?;
+        let parent = dest.parent().ok_or_else(|| bad_id(id))?;
+        // The fan-out directory almost always exists: rename first and
+        // create it only when the rename says it is missing (a `mkdir` per
+        // blob costs more than the rename itself).
+        match fs::rename(&self.tmp, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(parent)?;
+                // The new fan-out directories' own entries must be durable too.
+                if let Some(up) = parent.parent() {
+                    sync_dir(up)?;
+                }
+                sync_dir(&self.store.dir)?;
+                fs::rename(&self.tmp, &dest)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.committed = true;
-        sync_dir(&parent)?;
+        sync_dir(parent)?;
         Ok(self.written)
     }
 }

@@ -1,5 +1,8 @@
 //! Finding the operation a request is for.
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
 use ironsage_model::{Location, Operation, Protocol, ServiceModel};
 
 use crate::input::{form_pairs, percent_decode};
@@ -169,14 +172,98 @@ pub(crate) fn path_segments(path: &str) -> Vec<String> {
     segs
 }
 
+/// A service's REST templates compiled once, grouped by HTTP method.
+struct RestIndex {
+    /// (upper-case method, [(operation index, template)]).
+    by_method: Vec<(String, Vec<(usize, Template<'static>)>)>,
+}
+
+/// Compiled REST indexes by service name. Models are `'static` (parsed once
+/// per process), so the templates borrow their strings.
+static REST_INDEX: OnceLock<RwLock<HashMap<&'static str, Arc<RestIndex>>>> = OnceLock::new();
+
+fn build_index(model: &'static ServiceModel) -> RestIndex {
+    let mut by_method: Vec<(String, Vec<(usize, Template<'static>)>)> = Vec::new();
+    for (i, op) in model.operations.values().enumerate() {
+        let method = op.http.method.to_ascii_uppercase();
+        let t = compile(&op.http.request_uri);
+        match by_method.iter_mut().find(|(m, _)| *m == method) {
+            Some((_, list)) => list.push((i, t)),
+            None => by_method.push((method, vec![(i, t)])),
+        }
+    }
+    RestIndex { by_method }
+}
+
+/// The compiled index of a registered (`'static`) model, built on first use.
+fn rest_index(model: &ServiceModel) -> Option<Arc<RestIndex>> {
+    let stat = ironsage_model::model(model.info.name)?;
+    if !std::ptr::eq(stat, model) {
+        return None;
+    }
+    let cache = REST_INDEX.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(ix) = cache
+        .read()
+        .ok()
+        .and_then(|c| c.get(stat.info.name).cloned())
+    {
+        return Some(ix);
+    }
+    let ix = Arc::new(build_index(stat));
+    if let Ok(mut c) = cache.write() {
+        c.insert(stat.info.name, Arc::clone(&ix));
+    }
+    Some(ix)
+}
+
 fn resolve_rest<'m>(model: &'m ServiceModel, req: &Request) -> Result<&'m Operation, AwsError> {
     let segs = path_segments(req.path);
     let query = form_pairs(req.query.as_bytes());
+    // Fast path: only the templates of the request's method.
+    if let Some(ix) = rest_index(model) {
+        let mut best: Option<(usize, &Operation)> = None;
+        let method = ix
+            .by_method
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(req.method));
+        for (i, t) in method.map(|(_, l)| l.as_slice()).unwrap_or_default() {
+            let Some(score) = match_score(t, &segs, &query) else {
+                continue;
+            };
+            let Some((_, op)) = model.operations.get_index(*i) else {
+                continue;
+            };
+            let (bonus, complete) = required_binding_score(model, op, req, &query);
+            let score = if complete {
+                score + 1000 + bonus
+            } else {
+                score
+            };
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, op));
+            }
+        }
+        if let Some((_, op)) = best {
+            return Ok(op);
+        }
+    }
+    resolve_rest_scan(model, req, &segs, &query)
+}
+
+/// The full scan over every operation: models not registered in
+/// `ironsage_model`, and requests no template of their method matches
+/// (which answer 405 when another method's template matches the path).
+fn resolve_rest_scan<'m>(
+    model: &'m ServiceModel,
+    req: &Request,
+    segs: &[String],
+    query: &[(String, String)],
+) -> Result<&'m Operation, AwsError> {
     let mut best: Option<(usize, &Operation)> = None;
     let mut path_matched = false;
     for op in model.operations.values() {
         let t = compile(&op.http.request_uri);
-        let Some(score) = match_score(&t, &segs, &query) else {
+        let Some(score) = match_score(&t, segs, query) else {
             continue;
         };
         path_matched = true;
@@ -185,7 +272,7 @@ fn resolve_rest<'m>(model: &'m ServiceModel, req: &Request) -> Result<&'m Operat
         }
         // Among equal templates (S3 PutObject / CopyObject / UploadPart), prefer the
         // operation whose required header and query members are all present.
-        let (bonus, complete) = required_binding_score(model, op, req, &query);
+        let (bonus, complete) = required_binding_score(model, op, req, query);
         let score = if complete {
             score + 1000 + bonus
         } else {

@@ -121,11 +121,26 @@ impl S3 {
         // The blob id is chosen first: encrypted frames are bound to it.
         let id = super::random_id();
         let mut enc = key.map(|k| FrameEncryptor::new(k, id.as_bytes()));
-        let mut sealed: Vec<u8> = Vec::with_capacity(BUF + 1024);
+        let mut sealed: Vec<u8> = Vec::with_capacity(if key.is_some() { BUF + 1024 } else { 0 });
         let mut size = 0u64;
-        let mut buf = Zeroizing::new(vec![0u8; BUF]);
+        // A small body needs no 64 KiB buffer (one byte more than declared
+        // lets the first read see the end). Plaintext is wiped after use
+        // only when it is to be encrypted: an unencrypted object's bytes
+        // go to disk as they are.
+        let cap = expect
+            .content_length
+            .and_then(|l| usize::try_from(l).ok())
+            .map_or(BUF, |l| l.saturating_add(1).clamp(1, BUF));
+        let mut buf = Zeroizing::new(Vec::new());
+        let mut plain_buf = Vec::new();
+        let buf: &mut Vec<u8> = if key.is_some() {
+            &mut buf
+        } else {
+            &mut plain_buf
+        };
+        buf.resize(cap, 0);
         loop {
-            let n = match body.read(&mut buf) {
+            let n = match body.read(buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
