@@ -8,7 +8,7 @@ import time
 from conftest import ACCOUNT, binary
 
 
-def test_bucket_reachable_only_through_its_endpoint(server):
+def test_bucket_reachable_only_through_its_endpoint(server, tmp_path):
     _, vpc, _ = server.aws("ec2", "create-vpc", "--cidr-block", "10.30.0.0/16")
     vpc_id = vpc["Vpc"]["VpcId"]
     _, rt, _ = server.aws("ec2", "create-route-table", "--vpc-id", vpc_id)
@@ -19,7 +19,9 @@ def test_bucket_reachable_only_through_its_endpoint(server):
                             "--route-table-ids", rt["RouteTable"]["RouteTableId"], "--policy-document", json.dumps(endpoint_policy))
     vpce_id = vpce["VpcEndpoint"]["VpcEndpointId"]
     server.aws("s3", "mb", f"s3://{bucket}")
-    server.aws("s3api", "put-object", "--bucket", bucket, "--key", "train.csv", "--body", "/dev/null")
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n")
+    server.aws("s3api", "put-object", "--bucket", bucket, "--key", "train.csv", "--body", str(data))
     bucket_policy = {"Version": "2012-10-17", "Statement": [{
         "Sid": "DenyOutsideVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],

@@ -26,6 +26,8 @@ pub struct RequestEnv<'a> {
     pub region: &'a str,
     /// `aws:CurrentTime` / `aws:EpochTime`.
     pub now: time::OffsetDateTime,
+    /// The VPC endpoint the request came through, if any.
+    pub arrival: Option<&'a crate::endpoints::Arrival>,
 }
 
 /// One recorded decision.
@@ -84,26 +86,28 @@ impl DecisionLog {
     pub fn with_file(data_dir: &std::path::Path) -> Self {
         let path = decision_file(data_dir);
         let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let spawned = std::thread::Builder::new().name("decision-log".into()).spawn(move || {
-            use std::io::Write;
-            let Ok(file) = open_log(&path) else { return };
-            let mut out = std::io::BufWriter::new(file);
-            while let Ok(line) = rx.recv() {
-                let _ = writeln!(out, "{line}");
-                // Drain what is queued, then flush once.
-                while let Ok(more) = rx.try_recv() {
-                    let _ = writeln!(out, "{more}");
-                }
-                let _ = out.flush();
-                if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > LOG_FILE_MAX {
-                    let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
-                    match open_log(&path) {
-                        Ok(f) => out = std::io::BufWriter::new(f),
-                        Err(_) => return,
+        let spawned = std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || {
+                use std::io::Write;
+                let Ok(file) = open_log(&path) else { return };
+                let mut out = std::io::BufWriter::new(file);
+                while let Ok(line) = rx.recv() {
+                    let _ = writeln!(out, "{line}");
+                    // Drain what is queued, then flush once.
+                    while let Ok(more) = rx.try_recv() {
+                        let _ = writeln!(out, "{more}");
+                    }
+                    let _ = out.flush();
+                    if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > LOG_FILE_MAX {
+                        let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
+                        match open_log(&path) {
+                            Ok(f) => out = std::io::BufWriter::new(f),
+                            Err(_) => return,
+                        }
                     }
                 }
-            }
-        });
+            });
         DecisionLog {
             recent: Mutex::new(VecDeque::new()),
             sink: spawned.ok().map(|_| Mutex::new(tx)),
@@ -194,7 +198,16 @@ fn context_for(
     cx.insert("aws:CurrentTime", env.now);
     cx.insert("aws:EpochTime", env.now.unix_timestamp());
     cx.insert("aws:SecureTransport", env.secure_transport);
-    cx.insert("aws:SourceIp", env.source_ip);
+    match env.arrival {
+        // Through a VPC endpoint AWS sets aws:SourceVpce/aws:SourceVpc and
+        // aws:VpcSourceIp, and leaves aws:SourceIp out.
+        Some(a) => {
+            cx.insert("aws:SourceVpce", a.vpce_id.clone());
+            cx.insert("aws:SourceVpc", a.vpc_id.clone());
+            cx.insert("aws:VpcSourceIp", env.source_ip);
+        }
+        None => cx.insert("aws:SourceIp", env.source_ip),
+    }
     cx.insert("aws:RequestedRegion", env.region.to_string());
     if let Some(sess) = &caller.session {
         // Temporary credentials carry the MFA key (false: no MFA here).
@@ -236,6 +249,22 @@ pub fn authorize(
     // Service control policies bound every principal of a member account
     // (the management account is exempt: its chain is empty).
     let scps = app.organizations.scp_chain(&caller.account)?;
+    // A request through a VPC endpoint must also be allowed by its policy.
+    let endpoint_policy = match env.arrival {
+        Some(a) => {
+            let vpce = app
+                .ec2
+                .endpoint(&a.account, &a.region, &a.vpce_id)
+                .ok_or_else(|| {
+                    access_denied(
+                        info,
+                        format!("The VPC endpoint {} no longer exists.", a.vpce_id),
+                    )
+                })?;
+            Some((format!("{} (VPC endpoint policy)", a.vpce_id), vpce.policy))
+        }
+        None => None,
+    };
     // Session policies (inline and managed) narrow a role session.
     let mut session_docs: Vec<(String, Arc<policy::Policy>)> = Vec::new();
     if let Some(sess) = &caller.session {
@@ -284,9 +313,16 @@ pub fn authorize(
                 .collect(),
             scps: scps
                 .iter()
-                .map(|level| level.iter().map(|(id, p)| policy::PolicyRef { id, policy: p }).collect())
+                .map(|level| {
+                    level
+                        .iter()
+                        .map(|(id, p)| policy::PolicyRef { id, policy: p })
+                        .collect()
+                })
                 .collect(),
-            endpoint: None,
+            endpoint: endpoint_policy
+                .as_ref()
+                .map(|(id, p)| policy::PolicyRef { id, policy: p }),
         };
         // The hot path decides without building explanations; a denial (or
         // an operator asking for the authz log) re-runs with them.

@@ -564,6 +564,7 @@ pub fn prepare(
     let targets = service.targets(&ctx, &op.name, &input).map_err(fail)?;
     let env = crate::authz::RequestEnv {
         source_ip: peer.ip(),
+        arrival: parts.extensions.get::<crate::endpoints::Arrival>(),
         secure_transport: false,
         region,
         now,

@@ -53,6 +53,7 @@ impl Internal for App {
         let env = crate::authz::RequestEnv {
             // The calling service's own address: this machine.
             source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            arrival: None,
             secure_transport: true,
             region,
             now,
