@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ironsage_services::accounts::{Account, Accounts, Bootstrap};
+use ironsage_services::cloudformation::CloudFormation;
 use ironsage_services::credentials::{AccessKey, Credentials};
 use ironsage_services::ec2::Ec2;
 use ironsage_services::iam::Iam;
@@ -97,6 +98,7 @@ impl App {
         let (management, root_key) = accounts.ensure_management(&credentials, &config.bootstrap)?;
         let iam = Arc::new(Iam::open(&store, Arc::clone(&credentials))?);
         let sts = Arc::new(Sts::new(Arc::clone(&credentials), Arc::clone(&iam)));
+        let internal = ironsage_services::InternalHandle::default();
         let kms = Arc::new(Kms::open(&store, &config.data_dir)?);
         let mut services: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
         services.insert("iam", iam.clone());
@@ -112,7 +114,8 @@ impl App {
         services.insert("s3", Arc::new(s3));
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
         let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);
-        let internal = ironsage_services::InternalHandle::default();
+        let cloudformation = CloudFormation::open(&store, internal.clone())?;
+        services.insert("cloudformation", Arc::new(cloudformation.clone()));
         let app = Arc::new(App {
             store,
             credentials,
@@ -130,6 +133,8 @@ impl App {
             internal,
         });
         crate::internal::bind(&app);
+        // Interrupted stack operations resume or roll back, in the background.
+        cloudformation.resume();
         Ok(app)
     }
 }

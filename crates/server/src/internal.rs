@@ -11,6 +11,10 @@ use serde_json::Value;
 
 use crate::app::App;
 
+/// The largest payload an internal call reads (CloudFormation's template
+/// URL limit is 1 MB).
+const MAX_INTERNAL_BODY: u64 = 1 << 20;
+
 impl Internal for App {
     fn invoke(
         &self,
@@ -59,7 +63,36 @@ impl Internal for App {
             now,
         };
         crate::authz::authorize(self, info, caller, &targets, &env, &request_id)?;
-        svc.call(&ctx, op, input)
+        if !svc.streams() {
+            return svc.call(&ctx, op, input);
+        }
+        // A streamed payload (S3 GetObject) comes back as base64 `Body`,
+        // bounded: internal callers read templates and small documents.
+        let reply = svc.call_stream(&ctx, op, input, None)?;
+        let mut out = reply.output;
+        if let Some(body) = reply.body {
+            if body.length > MAX_INTERNAL_BODY {
+                return Err(AwsError::new(
+                    "ValidationError",
+                    format!(
+                        "The object is {} bytes; at most {MAX_INTERNAL_BODY} can be read here.",
+                        body.length
+                    ),
+                    400,
+                ));
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(body.reader, MAX_INTERNAL_BODY + 1),
+                &mut bytes,
+            )
+            .map_err(|e| {
+                AwsError::new("InternalFailure", format!("reading the payload: {e}"), 500)
+            })?;
+            use base64::Engine;
+            out["Body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        Ok(out)
     }
 }
 
