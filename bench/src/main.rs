@@ -633,6 +633,231 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64) -> Result<Value> {
     }))
 }
 
+/// The text of the first `<tag>…</tag>` in an XML body.
+fn xml_text(body: &[u8], tag: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text.get(start..)?.find('<')? + start;
+    text.get(start..end).map(str::to_string)
+}
+
+/// One EC2 call: returns the response body; errors on a non-200 answer.
+fn ec2_call(c: &mut Conn, port: u16, params: &str) -> Result<Vec<u8>> {
+    let (st, body) = c.call_body(&signed_form(
+        port,
+        "ec2",
+        &format!("{params}&Version=2016-11-15"),
+    ))?;
+    if st != 200 {
+        bail!("{params} answered {st}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(body)
+}
+
+fn id_of(body: &[u8], tag: &str) -> Result<String> {
+    xml_text(body, tag).with_context(|| format!("no <{tag}> in {}", String::from_utf8_lossy(body)))
+}
+
+/// EC2: a 4-AZ network created and deleted call by call, and filtered
+/// Describe calls over 1,000 subnets.
+fn measure_ec2(t: &Target) -> Result<Value> {
+    let port = t.port;
+    let pid = t.child.id();
+    let mut c = Conn::new(port);
+    // 1. 1,000 subnets, then filtered Describe calls.
+    let vpc = id_of(
+        &ec2_call(&mut c, port, "Action=CreateVpc&CidrBlock=10.1.0.0%2F16")?,
+        "vpcId",
+    )?;
+    for i in 0..1000u32 {
+        let cidr = format!("10.1.{}.{}%2F28", i / 16, (i % 16) * 16);
+        ec2_call(
+            &mut c,
+            port,
+            &format!(
+                "Action=CreateSubnet&VpcId={vpc}&CidrBlock={cidr}&TagSpecification.1.ResourceType=subnet&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=sn-{i}"
+            ),
+        )?;
+    }
+    let rounds = 500u32;
+    let cpu0 = cpu_ns(pid);
+    let start = Instant::now();
+    for i in 0..rounds {
+        let body = ec2_call(
+            &mut c,
+            port,
+            &format!("Action=DescribeSubnets&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}&Filter.2.Name=tag:Name&Filter.2.Value.1=sn-{}", (i * 7) % 1000),
+        )?;
+        if xml_text(&body, "subnetId").is_none() {
+            bail!("DescribeSubnets found nothing");
+        }
+    }
+    let describe_wall_ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds);
+    let describe_cpu_us = cpu_ns(pid).saturating_sub(cpu0) as f64 / f64::from(rounds) / 1000.0;
+    let cpu0 = cpu_ns(pid);
+    for _ in 0..rounds {
+        ec2_call(
+            &mut c,
+            port,
+            &format!("Action=DescribeRouteTables&Filter.1.Name=vpc-id&Filter.1.Value.1={vpc}"),
+        )?;
+    }
+    let rt_cpu_us = cpu_ns(pid).saturating_sub(cpu0) as f64 / f64::from(rounds) / 1000.0;
+    // 2. A 4-AZ network, created and deleted by API calls (moto fails part
+    // way on some of them: recorded, not fatal).
+    let network = (|| -> Result<(u64, u64)> {
+        let mut total = (0u64, 0u64);
+        for round in 0..5u32 {
+            let cpu0 = cpu_ns(pid);
+            let mut calls = 0u64;
+            let mut call = |c: &mut Conn, p: &str| -> Result<Vec<u8>> {
+                calls += 1;
+                ec2_call(c, port, p)
+            };
+            let vpc = id_of(
+                &call(
+                    &mut c,
+                    &format!("Action=CreateVpc&CidrBlock=10.{}.0.0%2F16", 10 + round),
+                )?,
+                "vpcId",
+            )?;
+            let igw = id_of(
+                &call(&mut c, "Action=CreateInternetGateway")?,
+                "internetGatewayId",
+            )?;
+            call(
+                &mut c,
+                &format!("Action=AttachInternetGateway&InternetGatewayId={igw}&VpcId={vpc}"),
+            )?;
+            let pub_rt = id_of(
+                &call(&mut c, &format!("Action=CreateRouteTable&VpcId={vpc}"))?,
+                "routeTableId",
+            )?;
+            call(&mut c, &format!("Action=CreateRoute&RouteTableId={pub_rt}&DestinationCidrBlock=0.0.0.0%2F0&GatewayId={igw}"))?;
+            let mut created: Vec<(String, String, String, String, String, String)> = Vec::new();
+            for (i, az) in ["a", "b", "c", "d"].iter().enumerate() {
+                let private = id_of(
+            &call(&mut c, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.{}.{}.0%2F24&AvailabilityZone=us-east-1{az}", 10 + round, i * 2))?,
+            "subnetId",
+        )?;
+                let public = id_of(
+            &call(&mut c, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.{}.{}.0%2F24&AvailabilityZone=us-east-1{az}", 10 + round, i * 2 + 1))?,
+            "subnetId",
+        )?;
+                let assoc_pub = id_of(
+                    &call(
+                        &mut c,
+                        &format!(
+                            "Action=AssociateRouteTable&RouteTableId={pub_rt}&SubnetId={public}"
+                        ),
+                    )?,
+                    "associationId",
+                )?;
+                let eip = id_of(
+                    &call(&mut c, "Action=AllocateAddress&Domain=vpc")?,
+                    "allocationId",
+                )?;
+                let nat = id_of(
+                    &call(
+                        &mut c,
+                        &format!("Action=CreateNatGateway&SubnetId={public}&AllocationId={eip}"),
+                    )?,
+                    "natGatewayId",
+                )?;
+                let rt = id_of(
+                    &call(&mut c, &format!("Action=CreateRouteTable&VpcId={vpc}"))?,
+                    "routeTableId",
+                )?;
+                call(&mut c, &format!("Action=CreateRoute&RouteTableId={rt}&DestinationCidrBlock=0.0.0.0%2F0&NatGatewayId={nat}"))?;
+                call(
+                    &mut c,
+                    &format!("Action=AssociateRouteTable&RouteTableId={rt}&SubnetId={private}"),
+                )?;
+                let _ = assoc_pub;
+                created.push((private, public, eip, nat, rt, String::new()));
+            }
+            let sg = id_of(
+                &call(
+                    &mut c,
+                    &format!(
+                    "Action=CreateSecurityGroup&GroupName=endpoints&GroupDescription=d&VpcId={vpc}"
+                ),
+                )?,
+                "groupId",
+            )?;
+            let rts: String = created
+                .iter()
+                .enumerate()
+                .map(|(i, x)| format!("&RouteTableId.{}={}", i + 1, x.4))
+                .collect();
+            let vpce = id_of(
+                &call(
+                    &mut c,
+                    &format!(
+                "Action=CreateVpcEndpoint&VpcId={vpc}&ServiceName=com.amazonaws.us-east-1.s3{rts}"
+            ),
+                )?,
+                "vpcEndpointId",
+            )?;
+            // Teardown in dependency order.
+            call(
+                &mut c,
+                &format!("Action=DeleteVpcEndpoints&VpcEndpointId.1={vpce}"),
+            )?;
+            call(&mut c, &format!("Action=DeleteSecurityGroup&GroupId={sg}"))?;
+            for (_, _, _, nat, _, _) in &created {
+                call(
+                    &mut c,
+                    &format!("Action=DeleteNatGateway&NatGatewayId={nat}"),
+                )?;
+            }
+            // NAT gateways release their addresses once deleted (moto: at once;
+            // ironsage: at once too); then subnets, tables, addresses, IGW, VPC.
+            for (private, public, eip, _, rt, _) in &created {
+                call(&mut c, &format!("Action=ReleaseAddress&AllocationId={eip}"))?;
+                call(&mut c, &format!("Action=DeleteSubnet&SubnetId={private}"))?;
+                call(&mut c, &format!("Action=DeleteSubnet&SubnetId={public}"))?;
+                call(
+                    &mut c,
+                    &format!("Action=DeleteRouteTable&RouteTableId={rt}"),
+                )?;
+            }
+            call(
+                &mut c,
+                &format!("Action=DeleteRouteTable&RouteTableId={pub_rt}"),
+            )?;
+            call(
+                &mut c,
+                &format!("Action=DetachInternetGateway&InternetGatewayId={igw}&VpcId={vpc}"),
+            )?;
+            call(
+                &mut c,
+                &format!("Action=DeleteInternetGateway&InternetGatewayId={igw}"),
+            )?;
+            call(&mut c, &format!("Action=DeleteVpc&VpcId={vpc}"))?;
+            total.0 += calls;
+            total.1 += cpu_ns(pid).saturating_sub(cpu0);
+        }
+        Ok(total)
+    })();
+    let mut out = json!({
+        "server": t.name,
+        "describe_subnets_filtered_over_1000_wall_ms": describe_wall_ms,
+        "describe_subnets_filtered_over_1000_cpu_us": describe_cpu_us,
+        "describe_route_tables_filtered_cpu_us": rt_cpu_us,
+    });
+    match network {
+        Ok((calls, cpu)) => {
+            out["network_calls"] = json!(calls);
+            out["cpu_us_per_call_4az_network_create_delete"] =
+                json!(cpu as f64 / calls as f64 / 1000.0);
+        }
+        Err(e) => out["network_error"] = json!(format!("{e}").lines().next().unwrap_or_default()),
+    }
+    Ok(out)
+}
+
 fn main() -> Result<()> {
     let mut bin = PathBuf::from("target/release/ironsage");
     let mut moto = true;
@@ -657,6 +882,7 @@ fn main() -> Result<()> {
         match suite.as_str() {
             "foundation" => measure(t, seconds),
             "data" => measure_s3_kms(t, seconds, big_mib),
+            "ec2" => measure_ec2(t),
             other => bail!("unknown suite {other} (foundation, data)"),
         }
     };
@@ -667,7 +893,15 @@ fn main() -> Result<()> {
     }
     if moto {
         match start_moto() {
-            Ok(t) => results.push(run(&t)?),
+            // A moto failure is a finding, not a harness failure: record it.
+            Ok(t) => results.push(run(&t).unwrap_or_else(|e| {
+                let first = format!("{e}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                json!({"server": "moto", "error": first})
+            })),
             Err(e) => eprintln!("moto_server unavailable: {e:#}"),
         }
     }
