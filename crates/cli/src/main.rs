@@ -27,6 +27,7 @@ const USAGE: &str = "usage:
   ironsage env   [--data-dir D]
   ironsage iam explain [--data-dir D] [--last N] [--request-id ID] [--denied]
   ironsage endpoints env --vpc VPC_ID [--data-dir D]
+  ironsage cfn types                                 CloudFormation resource types with a provider
   ironsage --version
 
 environment: IRONSAGE_DATA_DIR, IRONSAGE_PORT, IRONSAGE_BIND, IRONSAGE_REGION,
@@ -391,6 +392,15 @@ fn main() -> Result<()> {
         "env" => cmd_env(parse_args(rest)?),
         "iam" => cmd_iam(rest),
         "endpoints" => cmd_endpoints(rest),
+        "cfn" => match rest.first().map(String::as_str) {
+            Some("types") => {
+                for t in ironsage_services::cloudformation::supported_types() {
+                    println!("{t}");
+                }
+                Ok(())
+            }
+            _ => bail!("usage: ironsage cfn types"),
+        },
         "--version" | "version" => {
             println!("ironsage {}", env!("CARGO_PKG_VERSION"));
             Ok(())
