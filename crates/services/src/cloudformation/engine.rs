@@ -30,8 +30,47 @@ pub(crate) struct AwsParams<'a> {
 }
 
 impl tpl::ParameterResolver for AwsParams<'_> {
-    fn validate_aws_type(&self, _ty: &str, _value: &str) -> Result<(), String> {
-        Ok(())
+    fn validate_aws_type(&self, ty: &str, value: &str) -> Result<(), String> {
+        let (op, input, list) = match ty {
+            "AWS::EC2::VPC::Id" => ("DescribeVpcs", json!({"VpcIds": [value]}), "Vpcs"),
+            "AWS::EC2::Subnet::Id" => ("DescribeSubnets", json!({"SubnetIds": [value]}), "Subnets"),
+            "AWS::EC2::SecurityGroup::Id" => (
+                "DescribeSecurityGroups",
+                json!({"GroupIds": [value]}),
+                "SecurityGroups",
+            ),
+            "AWS::EC2::AvailabilityZone::Name" => (
+                "DescribeAvailabilityZones",
+                json!({"ZoneNames": [value]}),
+                "AvailabilityZones",
+            ),
+            _ => return Ok(()),
+        };
+        let internal = self.inner.internal.get().map_err(|e| e.message)?;
+        let missing =
+            || format!("parameter value {value} for parameter name {PARAM_NAME} does not exist");
+        match internal.invoke(
+            self.caller,
+            self.region,
+            Some("cloudformation.amazonaws.com"),
+            "ec2",
+            op,
+            input,
+        ) {
+            Ok(out) => {
+                if out
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    Ok(())
+                } else {
+                    Err(missing())
+                }
+            }
+            Err(e) if e.status == 403 => Err(e.message),
+            Err(_) => Err(missing()),
+        }
     }
     fn ssm_value(&self, name: &str) -> Result<String, String> {
         let internal = self.inner.internal.get().map_err(|e| e.message)?;
@@ -61,8 +100,18 @@ pub(crate) struct Prepared {
     pub required_caps: Vec<String>,
 }
 
+/// Stands for the parameter's name in [`AwsParams`]' messages (the
+/// resolver is not told the name; the error is).
+const PARAM_NAME: &str = "\u{1}NAME\u{1}";
+
 pub(crate) fn template_error(e: &tpl::TemplateError) -> AwsError {
     match &e.kind {
+        tpl::ErrorKind::Parameter { name } if e.message().contains(PARAM_NAME) => {
+            validation(format!(
+                "Parameter validation failed: {}",
+                e.message().replace(PARAM_NAME, name)
+            ))
+        }
         tpl::ErrorKind::Parameter { .. } | tpl::ErrorKind::Rule { .. } => validation(e.message()),
         _ => validation(e.to_string()),
     }
@@ -517,9 +566,28 @@ impl tpl::Resolver for RunResolver<'_> {
         Ok(row.doc.get("value").cloned().unwrap_or(Value::Null))
     }
     fn azs(&self, region: &str) -> Vec<String> {
-        ["a", "b", "c"]
+        let Ok(internal) = self.run.inner.internal.get() else {
+            return Vec::new();
+        };
+        internal
+            .invoke(
+                &self.run.caller,
+                region,
+                Some("cloudformation.amazonaws.com"),
+                "ec2",
+                "DescribeAvailabilityZones",
+                json!({}),
+            )
+            .ok()
+            .and_then(|o| {
+                o.get("AvailabilityZones")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
             .iter()
-            .map(|s| format!("{region}{s}"))
+            .filter_map(|z| z.get("ZoneName").and_then(Value::as_str))
+            .map(str::to_string)
             .collect()
     }
 }

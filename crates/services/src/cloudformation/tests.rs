@@ -87,6 +87,7 @@ fn build(dir: Arc<tempfile::TempDir>) -> Env {
     map.insert("kms", kms);
     map.insert("ssm", ssm);
     map.insert("s3", s3);
+    map.insert("ec2", Arc::new(crate::ec2::Ec2::open(&store).unwrap()));
     let svcs = Arc::new(Svcs { map });
     let handle = InternalHandle::default();
     let strong: Arc<dyn Internal> = svcs.clone();
@@ -808,4 +809,99 @@ fn five_hundred_parameters_create_and_delete() {
     println!("500 SSM parameters: create {created:?}, delete {deleted:?}");
     let left = e.svc("ssm", "DescribeParameters", json!({})).unwrap();
     assert!(left["Parameters"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn vpc_network_stack_physical_ids_attributes_and_reverse_delete() {
+    let e = env();
+    let body = r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: {CidrBlock: 10.5.0.0/16, EnableDnsHostnames: true}
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: !Select [1, !Cidr [!GetAtt Vpc.CidrBlock, 2, 8]]
+      AvailabilityZone: !Select [2, !GetAZs ""]
+      MapPublicIpOnLaunch: true
+  Rtb: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref Vpc}}
+  Igw: {Type: AWS::EC2::InternetGateway}
+  Att: {Type: AWS::EC2::VPCGatewayAttachment, Properties: {VpcId: !Ref Vpc, InternetGatewayId: !Ref Igw}}
+  Default:
+    Type: AWS::EC2::Route
+    DependsOn: Att
+    Properties: {RouteTableId: !Ref Rtb, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref Igw}
+  Eip: {Type: AWS::EC2::EIP, Properties: {Domain: vpc}}
+  Nat: {Type: AWS::EC2::NatGateway, Properties: {SubnetId: !Ref Sub, AllocationId: !GetAtt Eip.AllocationId}}
+  Dopt: {Type: AWS::EC2::DHCPOptions, Properties: {DomainName: corp.example, DomainNameServers: [AmazonProvidedDNS]}}
+  DoptAssoc: {Type: AWS::EC2::VPCDHCPOptionsAssociation, Properties: {VpcId: !Ref Vpc, DhcpOptionsId: !Ref Dopt}}
+Outputs:
+  Vpc: {Value: !Ref Vpc}
+  Sg: {Value: !GetAtt Vpc.DefaultSecurityGroup}
+  Acl: {Value: !GetAtt Vpc.DefaultNetworkAcl}
+  Az: {Value: !GetAtt Sub.AvailabilityZone}
+  Cidr: {Value: !GetAtt Sub.CidrBlock}
+  Ip: {Value: !Ref Eip}
+  Alloc: {Value: !GetAtt Eip.AllocationId}
+  Nat: {Value: !Ref Nat}
+"#;
+    let st = e.create("net", body, json!({}));
+    assert_eq!(
+        st["StackStatus"],
+        "CREATE_COMPLETE",
+        "{:#?}",
+        e.events("net")
+    );
+    let vpc = output(&st, "Vpc");
+    assert!(vpc.starts_with("vpc-"));
+    assert!(output(&st, "Sg").starts_with("sg-"));
+    assert!(output(&st, "Acl").starts_with("acl-"));
+    assert_eq!(output(&st, "Az"), "us-east-1c");
+    assert_eq!(output(&st, "Cidr"), "10.5.1.0/24");
+    let addrs = e
+        .svc(
+            "ec2",
+            "DescribeAddresses",
+            json!({"AllocationIds": [output(&st, "Alloc")]}),
+        )
+        .unwrap();
+    assert_eq!(addrs["Addresses"][0]["PublicIp"], json!(output(&st, "Ip")));
+    let v = e
+        .svc("ec2", "DescribeVpcs", json!({"VpcIds": [vpc.clone()]}))
+        .unwrap();
+    assert_eq!(
+        v["Vpcs"][0]["DhcpOptionsId"]
+            .as_str()
+            .map(|d| d.starts_with("dopt-")),
+        Some(true)
+    );
+    let res = e
+        .call("DescribeStackResources", json!({"StackName": "net"}))
+        .unwrap();
+    let route = res["StackResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["LogicalResourceId"] == "Default")
+        .unwrap()["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        route.starts_with("rtb-") && route.ends_with("|0.0.0.0/0"),
+        "{route}"
+    );
+    let sid = st["StackId"].as_str().unwrap().to_string();
+    e.call("DeleteStack", json!({"StackName": "net"})).unwrap();
+    let st = e.wait(&sid);
+    assert_eq!(
+        st["StackStatus"],
+        "DELETE_COMPLETE",
+        "{:#?}",
+        e.events(&sid)
+    );
+    let gone = e.svc("ec2", "DescribeVpcs", json!({"VpcIds": [vpc]}));
+    assert!(gone.is_err());
 }

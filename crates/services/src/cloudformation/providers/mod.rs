@@ -3,6 +3,7 @@
 //! through [`crate::Internal::invoke`], as the stack's acting identity.
 
 pub(crate) mod cfn;
+pub(crate) mod ec2;
 pub(crate) mod iam;
 pub(crate) mod kms;
 pub(crate) mod s3;
@@ -116,6 +117,22 @@ pub(crate) fn provider(rtype: &str) -> Option<&'static dyn Provider> {
         "AWS::IAM::User" => &iam::User,
         "AWS::IAM::Group" => &iam::Group,
         "AWS::IAM::AccessKey" => &iam::AccessKey,
+        "AWS::EC2::VPC" => &ec2::Vpc,
+        "AWS::EC2::Subnet" => &ec2::Subnet,
+        "AWS::EC2::RouteTable" => &ec2::RouteTable,
+        "AWS::EC2::Route" => &ec2::Route,
+        "AWS::EC2::SubnetRouteTableAssociation" => &ec2::SubnetRouteTableAssociation,
+        "AWS::EC2::InternetGateway" => &ec2::InternetGateway,
+        "AWS::EC2::VPCGatewayAttachment" => &ec2::VpcGatewayAttachment,
+        "AWS::EC2::EIP" => &ec2::Eip,
+        "AWS::EC2::NatGateway" => &ec2::NatGateway,
+        "AWS::EC2::SecurityGroup" => &ec2::SecurityGroup,
+        "AWS::EC2::SecurityGroupIngress" => &ec2::SecurityGroupIngress,
+        "AWS::EC2::SecurityGroupEgress" => &ec2::SecurityGroupEgress,
+        "AWS::EC2::VPCEndpoint" => &ec2::VpcEndpoint,
+        "AWS::EC2::DHCPOptions" => &ec2::DhcpOptions,
+        "AWS::EC2::VPCDHCPOptionsAssociation" => &ec2::VpcDhcpOptionsAssociation,
+        "AWS::EC2::FlowLog" => &ec2::FlowLog,
         "AWS::KMS::Key" => &kms::Key,
         "AWS::KMS::Alias" => &kms::Alias,
         "AWS::S3::Bucket" => &s3::Bucket,
@@ -132,6 +149,22 @@ pub fn supported_types() -> Vec<&'static str> {
     vec![
         "AWS::CloudFormation::Stack",
         "AWS::CloudFormation::WaitConditionHandle",
+        "AWS::EC2::DHCPOptions",
+        "AWS::EC2::EIP",
+        "AWS::EC2::FlowLog",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::Route",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::VPC",
+        "AWS::EC2::VPCDHCPOptionsAssociation",
+        "AWS::EC2::VPCEndpoint",
+        "AWS::EC2::VPCGatewayAttachment",
         "AWS::IAM::AccessKey",
         "AWS::IAM::Group",
         "AWS::IAM::InstanceProfile",
@@ -190,6 +223,7 @@ pub(crate) fn handler_message(service: &str, e: &AwsError) -> String {
         | "ParameterAlreadyExists" => "AlreadyExists",
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => "AccessDenied",
         "NoSuchEntity" | "NotFoundException" | "NoSuchBucket" | "ParameterNotFound" => "NotFound",
+        c if c.ends_with(".NotFound") => "NotFound",
         _ => code,
     };
     format!(
