@@ -899,7 +899,14 @@ impl<'a> Run<'a> {
         if row.status == "DELETE_COMPLETE" || row.status == "DELETE_SKIPPED" {
             return true;
         }
-        let declared = providers::provider(&row.rtype).and_then(|p| p.declared_id(&row.props));
+        // A declared name stands for a create a crash interrupted; a create
+        // its handler reported failed left nothing behind (and the acting
+        // identity may not even be allowed to delete it).
+        let declared = if row.status == "CREATE_FAILED" {
+            None
+        } else {
+            providers::provider(&row.rtype).and_then(|p| p.declared_id(&row.props))
+        };
         let Some(physical) = row.physical_id.clone().or(declared) else {
             self.record(&row, "DELETE_COMPLETE", None, None);
             return true;
