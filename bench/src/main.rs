@@ -8,7 +8,7 @@
 //! request with SigV4 (using `ironsage-sigv4`'s key derivation).
 //!
 //! ```text
-//! ironsage-bench [--suite foundation|data] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--out FILE]
+//! ironsage-bench [--suite foundation|data|ec2|cfn] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--out FILE]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -858,6 +858,252 @@ fn measure_ec2(t: &Target) -> Result<Value> {
     Ok(out)
 }
 
+/// `application/x-www-form-urlencoded` escaping.
+fn form_enc(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 3);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One CloudFormation call; the body on 200, else an error naming the answer.
+fn cfn_call(c: &mut Conn, port: u16, params: &str) -> Result<Vec<u8>> {
+    let (st, body) = c.call_body(&signed_form(
+        port,
+        "cloudformation",
+        &format!("{params}&Version=2010-05-15"),
+    ))?;
+    if st != 200 {
+        let text = String::from_utf8_lossy(&body);
+        let msg = xml_text(&body, "Message").unwrap_or_else(|| text.chars().take(300).collect());
+        bail!(
+            "{} answered {st}: {msg}",
+            params.split('&').next().unwrap_or_default()
+        );
+    }
+    Ok(body)
+}
+
+/// Polls DescribeStacks (every `every`) until the stack leaves `*_IN_PROGRESS`;
+/// returns the final status (`DELETE_COMPLETE` when the stack is gone).
+fn cfn_wait(
+    c: &mut Conn,
+    port: u16,
+    stack: &str,
+    every: Duration,
+    limit: Duration,
+) -> Result<String> {
+    let start = Instant::now();
+    loop {
+        let (st, body) = c.call_body(&signed_form(
+            port,
+            "cloudformation",
+            &format!("Action=DescribeStacks&StackName={stack}&Version=2010-05-15"),
+        ))?;
+        if st != 200 {
+            // A deleted stack by name no longer exists.
+            if String::from_utf8_lossy(&body).contains("does not exist") {
+                return Ok("DELETE_COMPLETE".into());
+            }
+            bail!(
+                "DescribeStacks answered {st}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let status = xml_text(&body, "StackStatus").unwrap_or_default();
+        if !status.ends_with("IN_PROGRESS") {
+            return Ok(status);
+        }
+        if start.elapsed() > limit {
+            bail!("{stack} still {status} after {limit:?}");
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// The issue's 21-resource IAM/VPC/KMS/S3/SSM stack.
+fn cfn_stack21(tag: &str) -> String {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let t = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"Description": "data key",
+                "KeyPolicy": {"Version": "2012-10-17", "Statement": [{"Sid": "root", "Effect": "Allow",
+                    "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}}, "Action": "kms:*", "Resource": "*"}]}}},
+            "KeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": format!("alias/bench-{tag}"), "TargetKeyId": {"Ref": "Key"}}},
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault":
+                    {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["Key", "Arn"]}}}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}}},
+            "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Bucket"},
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Sid": "tls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                    "Resource": [{"Fn::GetAtt": ["Bucket", "Arn"]}, {"Fn::Sub": "${Bucket.Arn}/*"}],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": "${Bucket.Arn}/*"}}]}}},
+            "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": "Role"}]}},
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": true}},
+            "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24",
+                "AvailabilityZone": {"Fn::Select": [0, {"Fn::GetAZs": ""}]}}},
+            "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24",
+                "AvailabilityZone": {"Fn::Select": [1, {"Fn::GetAZs": ""}]}}},
+            "RouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "AssocA": {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {"SubnetId": {"Ref": "SubnetA"}, "RouteTableId": {"Ref": "RouteTable"}}},
+            "AssocB": {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {"SubnetId": {"Ref": "SubnetB"}, "RouteTableId": {"Ref": "RouteTable"}}},
+            "Igw": {"Type": "AWS::EC2::InternetGateway", "Properties": {}},
+            "IgwAttach": {"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Igw"}}},
+            "DefaultRoute": {"Type": "AWS::EC2::Route", "DependsOn": "IgwAttach", "Properties": {"RouteTableId": {"Ref": "RouteTable"},
+                "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": {"Ref": "Igw"}}},
+            "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "app", "VpcId": {"Ref": "Vpc"},
+                "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/16"}]}},
+            "S3Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcId": {"Ref": "Vpc"},
+                "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}, "RouteTableIds": [{"Ref": "RouteTable"}]}},
+            "ParamBucket": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": format!("/bench/{tag}/bucket"), "Type": "String", "Value": {"Ref": "Bucket"}}},
+            "ParamVpc": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": format!("/bench/{tag}/vpc"), "Type": "String", "Value": {"Ref": "Vpc"}}},
+            "ParamKey": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": format!("/bench/{tag}/key"), "Type": "String", "Value": {"Fn::GetAtt": ["Key", "Arn"]}}}
+        },
+        "Outputs": {"Bucket": {"Value": {"Ref": "Bucket"}}, "Vpc": {"Value": {"Ref": "Vpc"}}}
+    });
+    t.to_string()
+}
+
+/// 500 independent resources: SSM parameters, IAM roles, security groups
+/// (in one VPC).
+fn cfn_stack500(tag: &str) -> String {
+    let mut res = serde_json::Map::new();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    res.insert(
+        "Vpc".into(),
+        json!({"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}),
+    );
+    for i in 0..200 {
+        res.insert(format!("P{i:03}"), json!({"Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": format!("/bench500/{tag}/p{i:03}"), "Type": "String", "Value": format!("v{i}")}}));
+    }
+    for i in 0..150 {
+        res.insert(
+            format!("R{i:03}"),
+            json!({"Type": "AWS::IAM::Role",
+            "Properties": {"AssumeRolePolicyDocument": trust}}),
+        );
+    }
+    for i in 0..149 {
+        res.insert(
+            format!("G{i:03}"),
+            json!({"Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupDescription": format!("g{i}"), "VpcId": {"Ref": "Vpc"}}}),
+        );
+    }
+    json!({"Resources": res}).to_string()
+}
+
+/// Creates `stack` from `template`, waits; returns (wall ms, server CPU ms).
+fn cfn_timed(
+    t: &Target,
+    c: &mut Conn,
+    stack: &str,
+    template: &str,
+    verb: &str,
+    poll: Duration,
+) -> Result<(f64, f64)> {
+    let (port, pid) = (t.port, t.child.id());
+    let cpu0 = cpu_ns(pid);
+    let start = Instant::now();
+    if verb == "create" {
+        cfn_call(c, port, &format!(
+            "Action=CreateStack&StackName={stack}&TemplateBody={}&Capabilities.member.1=CAPABILITY_IAM",
+            form_enc(template)
+        ))?;
+    } else {
+        cfn_call(c, port, &format!("Action=DeleteStack&StackName={stack}"))?;
+    }
+    let status = cfn_wait(c, port, stack, poll, Duration::from_secs(120))?;
+    let wall = start.elapsed().as_secs_f64() * 1000.0;
+    let cpu = cpu_ns(pid).saturating_sub(cpu0) as f64 / 1e6;
+    let want = if verb == "create" {
+        "CREATE_COMPLETE"
+    } else {
+        "DELETE_COMPLETE"
+    };
+    if status != want {
+        bail!("{stack}: {verb} ended {status}");
+    }
+    Ok((wall, cpu))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// CloudFormation: the 21-resource stack (cold, then warm median of 7) and a
+/// 500-resource stack created and deleted; wall from the request to the
+/// terminal status (DescribeStacks polled every 2 ms) and server CPU.
+fn measure_cfn(t: &Target) -> Result<Value> {
+    let port = t.port;
+    let mut c = Conn::new(port);
+    let poll = Duration::from_millis(2);
+    let mut out = json!({"server": t.name});
+    let (w, cpu) = cfn_timed(t, &mut c, "s21-cold", &cfn_stack21("cold"), "create", poll)?;
+    out["stack21_cold_wall_ms"] = json!(w);
+    out["stack21_cold_server_cpu_ms"] = json!(cpu);
+    // CPU counters tick coarsely: warm CPU is the total over the runs / runs.
+    let (mut walls, mut dwalls) = (vec![], vec![]);
+    let (mut cpu_total, mut dcpu_total, runs) = (0.0, 0.0, 7);
+    for i in 0..runs {
+        let name = format!("s21-{i}");
+        let (w, cpu) = cfn_timed(
+            t,
+            &mut c,
+            &name,
+            &cfn_stack21(&format!("w{i}")),
+            "create",
+            poll,
+        )?;
+        walls.push(w);
+        cpu_total += cpu;
+        match cfn_timed(t, &mut c, &name, "", "delete", poll) {
+            Ok((w, cpu)) => {
+                dwalls.push(w);
+                dcpu_total += cpu;
+            }
+            Err(e) => {
+                out["stack21_delete_error"] =
+                    json!(format!("{e}").lines().next().unwrap_or_default());
+            }
+        }
+    }
+    out["stack21_warm_wall_ms"] = json!(median(&mut walls));
+    out["stack21_warm_server_cpu_ms"] = json!(cpu_total / f64::from(runs));
+    if dwalls.len() == runs as usize {
+        out["stack21_delete_wall_ms"] = json!(median(&mut dwalls));
+        out["stack21_delete_server_cpu_ms"] = json!(dcpu_total / f64::from(runs));
+    }
+    match (|| -> Result<()> {
+        let (w, cpu) = cfn_timed(t, &mut c, "s500", &cfn_stack500("a"), "create", poll)?;
+        out["stack500_create_wall_ms"] = json!(w);
+        out["stack500_create_server_cpu_ms"] = json!(cpu);
+        let (w, cpu) = cfn_timed(t, &mut c, "s500", "", "delete", poll)?;
+        out["stack500_delete_wall_ms"] = json!(w);
+        out["stack500_delete_server_cpu_ms"] = json!(cpu);
+        Ok(())
+    })() {
+        Ok(()) => {}
+        Err(e) => out["stack500_error"] = json!(format!("{e}").lines().next().unwrap_or_default()),
+    }
+    Ok(out)
+}
+
 fn main() -> Result<()> {
     let mut bin = PathBuf::from("target/release/ironsage");
     let mut moto = true;
@@ -883,7 +1129,8 @@ fn main() -> Result<()> {
             "foundation" => measure(t, seconds),
             "data" => measure_s3_kms(t, seconds, big_mib),
             "ec2" => measure_ec2(t),
-            other => bail!("unknown suite {other} (foundation, data)"),
+            "cfn" => measure_cfn(t),
+            other => bail!("unknown suite {other} (foundation, data, ec2, cfn)"),
         }
     };
     let mut results = Vec::new();
