@@ -30,6 +30,7 @@ pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;
@@ -247,17 +248,26 @@ pub fn context_pairs(v: Option<&Value>) -> Vec<(String, String)> {
 }
 
 /// Canonical AAD encoding of an encryption context (sorted, length-prefixed).
+#[cfg(test)]
 pub(crate) fn canonical_context(context: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    canonical_context_into(context, &mut out);
+    out
+}
+
+/// Appends the canonical encoding of `context` to `out`.
+pub(crate) fn canonical_context_into(context: &[(String, String)], out: &mut Vec<u8>) {
+    if context.is_empty() {
+        return;
+    }
     let mut pairs: Vec<&(String, String)> = context.iter().collect();
     pairs.sort();
-    let mut out = Vec::new();
     for (k, v) in pairs {
         out.extend_from_slice(&(k.len() as u32).to_be_bytes());
         out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(&(v.len() as u32).to_be_bytes());
         out.extend_from_slice(v.as_bytes());
     }
-    out
 }
 
 fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
@@ -393,11 +403,29 @@ pub(crate) enum Accept {
 
 // ---------------------------------------------------------------- the service
 
+/// Entries kept by each in-memory cache before it is cleared (bounds memory
+/// whatever the number of keys).
+const CACHE_MAX: usize = 4096;
+
+/// Unwrapped symmetric key material, wiped when the last user drops it.
+type SymKey = Arc<ironsage_crypto::Zeroizing<[u8; 32]>>;
+
 /// The KMS service.
 pub struct Kms {
     store: ServiceStore,
     master: MasterKey,
+    /// Parsed key policies by key ARN, with the text they came from.
     policies: RwLock<HashMap<String, (String, Arc<Policy>)>>,
+    /// Key documents by key id (a random uuid; account and region are
+    /// checked on use), tagged with the write generation they were read at:
+    /// any KMS write bumps `generation`, so an entry read before it is
+    /// never served after it.
+    docs: RwLock<HashMap<String, (u64, Arc<KeyDoc>)>>,
+    generation: AtomicU64,
+    /// Unwrapped symmetric material by (key ARN, material version). A
+    /// version's material never changes once created, so entries need no
+    /// invalidation.
+    materials: RwLock<HashMap<String, Vec<(u32, SymKey)>>>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -416,6 +444,9 @@ impl Kms {
             store: store.service("kms"),
             master,
             policies: RwLock::new(HashMap::new()),
+            docs: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            materials: RwLock::new(HashMap::new()),
         })
     }
 
@@ -423,7 +454,11 @@ impl Kms {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
-        self.store.write(f).map_err(internal)?
+        let out = self.store.write(f);
+        // After the commit (or rollback): cached documents read before it
+        // are stale from now on.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        out.map_err(internal)?
     }
 
     pub(crate) fn get<T: serde::de::DeserializeOwned>(
@@ -454,9 +489,11 @@ impl Kms {
     }
 
     fn parsed_policy(&self, arn: &str, text: &str) -> Result<Arc<Policy>, AwsError> {
-        if let Some((t, p)) = self.policies.read().ok().and_then(|c| c.get(arn).cloned()) {
-            if t == text {
-                return Ok(p);
+        if let Ok(c) = self.policies.read() {
+            if let Some((t, p)) = c.get(arn) {
+                if t == text {
+                    return Ok(Arc::clone(p));
+                }
             }
         }
         let p =
@@ -464,6 +501,9 @@ impl Kms {
                 kms_internal(format!("stored key policy is invalid: {}", e.message))
             })?);
         if let Ok(mut c) = self.policies.write() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
             c.insert(arn.to_string(), (text.to_string(), Arc::clone(&p)));
         }
         Ok(p)
@@ -488,13 +528,43 @@ impl Kms {
         account: &str,
         region: &str,
         key_id: &str,
-    ) -> Result<KeyDoc, AwsError> {
-        let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
-        let doc: Option<KeyDoc> = self.get(KEY, &format!("{account}/{region}"), key_id)?;
-        match doc {
+    ) -> Result<Arc<KeyDoc>, AwsError> {
+        match self.cached_doc(account, region, key_id)? {
             Some(d) if !is_deleted(&d) => Ok(d),
-            _ => Err(not_found(format!("Key '{arn}' does not exist"))),
+            _ => Err(not_found(format!(
+                "Key 'arn:aws:kms:{region}:{account}:key/{key_id}' does not exist"
+            ))),
         }
+    }
+
+    /// A key document from the cache, or read (and cached) when the cache
+    /// has none from the current write generation.
+    fn cached_doc(
+        &self,
+        account: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<Arc<KeyDoc>>, AwsError> {
+        let gen = self.generation.load(Ordering::Acquire);
+        if let Ok(c) = self.docs.read() {
+            if let Some((g, d)) = c.get(key_id) {
+                if *g == gen && d.account == account && d.region == region {
+                    return Ok(Some(Arc::clone(d)));
+                }
+            }
+        }
+        let scope = format!("{account}/{region}");
+        let Some(d) = self.get::<KeyDoc>(KEY, &scope, key_id)? else {
+            return Ok(None);
+        };
+        let d = Arc::new(d);
+        if let Ok(mut c) = self.docs.write() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key_id.to_string(), (gen, Arc::clone(&d)));
+        }
+        Ok(Some(d))
     }
 
     /// Resolves a `KeyId` member as the operation allows: uuid, key ARN and,
@@ -505,7 +575,7 @@ impl Kms {
         region: &str,
         key: &str,
         accept: Accept,
-    ) -> Result<KeyDoc, AwsError> {
+    ) -> Result<Arc<KeyDoc>, AwsError> {
         if let Some(rest) = key.strip_prefix("arn:aws:kms:") {
             let mut parts = rest.splitn(3, ':');
             let (r, a, res) = (
@@ -536,7 +606,12 @@ impl Kms {
         Err(not_found(format!("Invalid keyId '{key}'")))
     }
 
-    fn alias_target(&self, account: &str, region: &str, name: &str) -> Result<KeyDoc, AwsError> {
+    fn alias_target(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Arc<KeyDoc>, AwsError> {
         let scope = format!("{account}/{region}");
         match self.get::<AliasDoc>(ALIAS, &scope, name)? {
             Some(a) => self.key_doc(account, region, &a.target),
@@ -590,14 +665,47 @@ impl Kms {
             .map_err(|e| kms_internal(format!("cannot unwrap key material: {e}")))
     }
 
+    /// The 32-byte symmetric material of a version, unwrapped once and
+    /// then served from memory.
+    fn sym_key(&self, d: &KeyDoc, version: u32) -> Result<SymKey, AwsError> {
+        if let Ok(c) = self.materials.read() {
+            if let Some((_, k)) = c
+                .get(d.arn.as_str())
+                .and_then(|v| v.iter().find(|(n, _)| *n == version))
+            {
+                return Ok(Arc::clone(k));
+            }
+        }
+        let material = self.material(d, version)?;
+        let mut key = ironsage_crypto::Zeroizing::new([0u8; 32]);
+        if material.len() != 32 {
+            return Err(kms_internal("symmetric material is not 32 bytes"));
+        }
+        key.copy_from_slice(&material);
+        let key = Arc::new(key);
+        if let Ok(mut c) = self.materials.write() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            let versions = c.entry(d.arn.clone()).or_default();
+            versions.retain(|(n, _)| *n != version);
+            versions.push((version, Arc::clone(&key)));
+        }
+        Ok(key)
+    }
+
     /// The current material version, rotating first if automatic rotation
     /// is due.
-    pub(crate) fn current_version(&self, d: &KeyDoc, now: i64) -> Result<(KeyDoc, u32), AwsError> {
+    pub(crate) fn current_version(
+        &self,
+        d: &Arc<KeyDoc>,
+        now: i64,
+    ) -> Result<(Arc<KeyDoc>, u32), AwsError> {
         let due = d.next_rotation.is_some_and(|n| now >= n) && d.key_spec == "SYMMETRIC_DEFAULT";
         let d = if due {
-            self.rotate(d, "AUTOMATIC", now)?
+            Arc::new(self.rotate(d, "AUTOMATIC", now)?)
         } else {
-            d.clone()
+            Arc::clone(d)
         };
         let v = d
             .materials
@@ -635,7 +743,7 @@ impl Kms {
     /// Seals `plaintext` under a symmetric key's current material.
     pub(crate) fn seal_with(
         &self,
-        d: &KeyDoc,
+        d: &Arc<KeyDoc>,
         plaintext: &[u8],
         context: &[(String, String)],
     ) -> Result<Vec<u8>, AwsError> {
@@ -650,15 +758,10 @@ impl Kms {
             ));
         }
         let (d, version) = self.current_version(d, crate::util::now().unix_timestamp())?;
-        let material = self.material(&d, version)?;
-        let mut key = ironsage_crypto::Zeroizing::new([0u8; 32]);
-        if material.len() != 32 {
-            return Err(kms_internal("symmetric material is not 32 bytes"));
-        }
-        key.copy_from_slice(&material);
+        let key = self.sym_key(&d, version)?;
         let header = blob_header(&d.account, &d.key_id, version)?;
         let mut aad = header.clone();
-        aad.extend_from_slice(&canonical_context(context));
+        canonical_context_into(context, &mut aad);
         let iv = ironsage_crypto::random_bytes::<12>();
         let mut out = header;
         out.extend_from_slice(&iv);
@@ -678,18 +781,18 @@ impl Kms {
             return Err(invalid_ciphertext());
         }
         Self::check_usable(d)?;
-        let material = self.material(d, h.version)?;
-        if material.len() != 32 {
+        if !d.materials.iter().any(|m| m.version == h.version) {
             return Err(invalid_ciphertext());
         }
-        let mut key = ironsage_crypto::Zeroizing::new([0u8; 32]);
-        key.copy_from_slice(&material);
+        let key = self
+            .sym_key(d, h.version)
+            .map_err(|_| invalid_ciphertext())?;
         let (header, rest) = blob.split_at(BLOB_HEADER);
         let (iv, sealed) = rest.split_at(12);
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(iv);
         let mut aad = header.to_vec();
-        aad.extend_from_slice(&canonical_context(context));
+        canonical_context_into(context, &mut aad);
         ironsage_crypto::open(&key, &nonce, &aad, sealed).map_err(|_| invalid_ciphertext())
     }
 
@@ -866,7 +969,7 @@ impl Kms {
         _account: &str,
         region: &str,
         blob: &[u8],
-    ) -> Result<KeyDoc, AwsError> {
+    ) -> Result<Arc<KeyDoc>, AwsError> {
         let h = parse_blob(blob).ok_or_else(invalid_ciphertext)?;
         self.key_doc(&h.account, region, &h.key_id)
             .map_err(|_| invalid_ciphertext())

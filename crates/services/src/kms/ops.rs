@@ -463,7 +463,7 @@ pub(super) fn call(kms: &Kms, ctx: &Ctx<'_>, op: &str, i: &Value) -> Result<Valu
 
 // ---------------------------------------------------------------- helpers
 
-fn resolve(kms: &Kms, ctx: &Ctx<'_>, i: &Value, accept: Accept) -> Result<KeyDoc, AwsError> {
+fn resolve(kms: &Kms, ctx: &Ctx<'_>, i: &Value, accept: Accept) -> Result<Arc<KeyDoc>, AwsError> {
     kms.resolve_doc(&ctx.caller.account, ctx.region, req(i, "KeyId")?, accept)
 }
 
@@ -804,7 +804,7 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn alias_target_doc(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<KeyDoc, AwsError> {
+fn alias_target_doc(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<Arc<KeyDoc>, AwsError> {
     let d = kms.resolve_doc(
         &ctx.caller.account,
         ctx.region,
@@ -906,7 +906,11 @@ fn list_aliases(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> 
     let acct = &ctx.caller.account;
     let region = ctx.region;
     let filter = match s(i, "KeyId") {
-        Some(k) => Some(kms.resolve_doc(acct, region, k, Accept::KeyOnly)?.key_id),
+        Some(k) => Some(
+            kms.resolve_doc(acct, region, k, Accept::KeyOnly)?
+                .key_id
+                .clone(),
+        ),
         None => None,
     };
     let stored = kms.all::<AliasDoc>(ALIAS, &scope(ctx), None)?;
@@ -999,7 +1003,7 @@ fn decrypt_blob(
     key_member: &str,
     ctx_member: &str,
     alg: Option<&str>,
-) -> Result<(KeyDoc, ironsage_crypto::Zeroizing<Vec<u8>>, String), AwsError> {
+) -> Result<(Arc<KeyDoc>, ironsage_crypto::Zeroizing<Vec<u8>>, String), AwsError> {
     let blob = blob_in(i, "CiphertextBlob")?;
     let acct = &ctx.caller.account;
     let named = match s(i, key_member) {
@@ -1015,7 +1019,7 @@ fn decrypt_blob(
         let m = kms.material(d, 1)?;
         let pt =
             ironsage_crypto::rsa_oaep_decrypt(&m, h, &blob).map_err(|_| invalid_ciphertext())?;
-        return Ok((d.clone(), pt, alg.unwrap_or_default().to_string()));
+        return Ok((Arc::clone(d), pt, alg.unwrap_or_default().to_string()));
     }
     if alg.is_some_and(|a| a != "SYMMETRIC_DEFAULT") {
         return Err(invalid_ciphertext());
@@ -1125,7 +1129,7 @@ fn asym_doc(
     i: &Value,
     usage: &str,
     op: &str,
-) -> Result<(KeyDoc, AsymSpec), AwsError> {
+) -> Result<(Arc<KeyDoc>, AsymSpec), AwsError> {
     let d = resolve(kms, ctx, i, Accept::AliasToo)?;
     let spec = asym_spec(&d.key_spec).ok_or_else(|| usage_error(&d, op))?;
     if d.key_usage != usage && usage != "*" {
