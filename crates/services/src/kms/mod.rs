@@ -247,15 +247,8 @@ pub fn context_pairs(v: Option<&Value>) -> Vec<(String, String)> {
     out
 }
 
-/// Canonical AAD encoding of an encryption context (sorted, length-prefixed).
-#[cfg(test)]
-pub(crate) fn canonical_context(context: &[(String, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    canonical_context_into(context, &mut out);
-    out
-}
-
-/// Appends the canonical encoding of `context` to `out`.
+/// Appends the canonical AAD encoding of an encryption context (sorted,
+/// length-prefixed) to `out`.
 pub(crate) fn canonical_context_into(context: &[(String, String)], out: &mut Vec<u8>) {
     if context.is_empty() {
         return;

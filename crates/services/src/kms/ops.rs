@@ -994,6 +994,9 @@ fn encrypt(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     Ok(json!({"CiphertextBlob": b64(&blob), "KeyId": d.arn, "EncryptionAlgorithm": alg}))
 }
 
+/// A decryption's key, plaintext and algorithm.
+type Decrypted = (Arc<KeyDoc>, ironsage_crypto::Zeroizing<Vec<u8>>, String);
+
 /// Decrypts with the key named by `key_member` or, for symmetric blobs, the
 /// key the blob names; `IncorrectKeyException` if they differ.
 fn decrypt_blob(
@@ -1003,7 +1006,7 @@ fn decrypt_blob(
     key_member: &str,
     ctx_member: &str,
     alg: Option<&str>,
-) -> Result<(Arc<KeyDoc>, ironsage_crypto::Zeroizing<Vec<u8>>, String), AwsError> {
+) -> Result<Decrypted, AwsError> {
     let blob = blob_in(i, "CiphertextBlob")?;
     let acct = &ctx.caller.account;
     let named = match s(i, key_member) {
