@@ -7,21 +7,33 @@
 //! may the metadata row that references it be committed — so an answered PUT
 //! is always backed by durable bytes, and a crash at any point leaves at worst
 //! an unreferenced file, which [`BlobStore::sweep`] removes at start-up.
+//!
+//! Ids from [`BlobStore::new_id`] share one fan-out directory for a run of
+//! [`DIR_RUN`] blobs: the directory is created (and made durable) once, so
+//! a PUT pays no `mkdir` and no extra directory syncs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::StoreError;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Blobs placed in one fan-out directory before [`BlobStore::new_id`]
+/// moves on to another.
+pub const DIR_RUN: u32 = 4096;
+
 /// A directory of immutable blob files.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
+    /// The fan-out prefix new ids get (its directory exists and is
+    /// durable) and how many ids it has given.
+    current: Arc<Mutex<Option<(String, u32)>>>,
 }
 
 /// Whether `id` is a safe blob id: at least 4 characters of `[0-9a-zA-Z_-]`.
@@ -49,7 +61,48 @@ impl BlobStore {
         fs::create_dir_all(dir.join("tmp"))?;
         Ok(BlobStore {
             dir: dir.to_path_buf(),
+            current: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// A new blob id made from `random` (at least 8 characters of
+    /// `[0-9a-zA-Z_-]`, e.g. 32 random hex digits): its first four
+    /// characters are replaced by the current fan-out prefix, whose
+    /// directory already exists and is durable; every [`DIR_RUN`] ids a new
+    /// prefix is taken from `random` and its directory created and synced.
+    pub fn new_id(&self, random: &str) -> Result<String, StoreError> {
+        if random.len() < 8 || !valid_id(random) {
+            return Err(bad_id(random));
+        }
+        let rest = random.get(4..).ok_or_else(|| bad_id(random))?;
+        let mut cur = self.current.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some((prefix, n)) = cur.as_mut() {
+            if *n < DIR_RUN {
+                *n += 1;
+                return Ok(format!("{prefix}{rest}"));
+            }
+        }
+        let prefix = random.get(..4).ok_or_else(|| bad_id(random))?;
+        self.ensure_fan_out(prefix)?;
+        *cur = Some((prefix.to_string(), 1));
+        Ok(random.to_string())
+    }
+
+    /// Creates the fan-out directories of `prefix` and makes their entries
+    /// durable.
+    fn ensure_fan_out(&self, prefix: &str) -> Result<(), StoreError> {
+        let (a, b) = (
+            prefix.get(0..2).ok_or_else(|| bad_id(prefix))?,
+            prefix.get(2..4).ok_or_else(|| bad_id(prefix))?,
+        );
+        let leaf = self.dir.join(a).join(b);
+        if leaf.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(&leaf)?;
+        sync_dir(&self.dir.join(a))?;
+        sync_dir(&self.dir)?;
+        Ok(())
     }
 
     /// The directory this store lives in.
@@ -243,6 +296,30 @@ mod tests {
         bs.remove("abcdef0123").unwrap();
         bs.remove("abcdef0123").unwrap();
         assert!(bs.open_blob("abcdef0123").is_err());
+    }
+
+    #[test]
+    fn new_ids_share_a_durable_fan_out_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        let a = bs.new_id("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(a, "0123456789abcdef0123456789abcdef");
+        assert!(d.path().join("01/23").is_dir());
+        let b = bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(b, "0123ba9876543210fedcba9876543210");
+        let mut w = bs.begin().unwrap();
+        w.write_all(b"x").unwrap();
+        w.finish(&b).unwrap();
+        assert!(d.path().join("01/23").join(&b).is_file());
+        assert!(!d.path().join("fe").exists());
+        assert!(bs.new_id("../../x/y").is_err());
+        // After a run, a new prefix (and directory).
+        for _ in 2..DIR_RUN {
+            bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        }
+        let c = bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(c, "fedcba9876543210fedcba9876543210");
+        assert!(d.path().join("fe/dc").is_dir());
     }
 
     #[test]

@@ -422,20 +422,20 @@ pub(crate) fn targets(
                         s3.bucket_policy(b)
                             .map(|p| (format!("arn:aws:s3:::{} (bucket policy)", b.name), p))
                     });
-                    st.resource_account = src_bucket.map(|b| b.owner);
+                    st.resource_account = src_bucket.map(|b| b.owner.clone());
                     st.context.push((
                         "s3:signatureversion".into(),
                         vec!["AWS4-HMAC-SHA256".into()],
                     ));
                     both.push(st);
                 }
-                both.extend(kms_targets(s3, ctx, op, bucket.as_ref(), input));
+                both.extend(kms_targets(s3, ctx, op, bucket.as_deref(), input));
                 return Ok(both);
             }
             out.push(t);
         }
     }
-    let kms = kms_targets(s3, ctx, op, bucket.as_ref(), input);
+    let kms = kms_targets(s3, ctx, op, bucket.as_deref(), input);
     let mut out: Vec<Target> = out.into_iter().map(finish).collect();
     out.extend(kms);
     Ok(out)

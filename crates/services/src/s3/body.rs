@@ -23,11 +23,16 @@ use crate::AwsError;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const BUF: usize = 64 * 1024;
+/// Read buffer for bodies larger than [`BUF`] (fewer reads, hash updates
+/// and write syscalls per byte).
+const BIG_BUF: usize = 1024 * 1024;
 
 /// What was written.
 #[derive(Debug)]
 pub(crate) struct Stored {
     pub blob: BlobRef,
+    /// The MD5 of the bytes or, when [`Expect::opaque_etag`] was set and no
+    /// `Content-MD5` was sent, 16 random bytes (an opaque ETag).
     pub md5: [u8; 16],
     /// (algorithm, base64 value) when a checksum was requested or supplied.
     pub checksum: Option<(String, String)>,
@@ -41,6 +46,9 @@ pub(crate) struct Expect {
     pub content_length: Option<u64>,
     pub algorithm: Option<String>,
     pub checksum: Option<String>,
+    /// The ETag is not an MD5 of the data (SSE-KMS objects, as on AWS): the
+    /// MD5 is computed only to verify a `Content-MD5` that was sent.
+    pub opaque_etag: bool,
 }
 
 impl Expect {
@@ -52,6 +60,7 @@ impl Expect {
                 .and_then(serde_json::Value::as_u64),
             algorithm: super::s(input, "ChecksumAlgorithm").map(str::to_ascii_uppercase),
             checksum: None,
+            opaque_etag: false,
         };
         for (member, algo) in [
             ("ChecksumCRC32", "CRC32"),
@@ -112,16 +121,19 @@ impl S3 {
             None => None,
         };
         let mut w = self.blobs.begin().map_err(super::internal_store)?;
-        let mut md5 = Md5::new();
+        let mut md5 = (!expect.opaque_etag || expected_md5.is_some()).then(Md5::new);
         let mut crc = match expect.algorithm.as_deref() {
             Some("CRC32") => Some(Crc32::ieee()),
             Some("CRC32C") => Some(Crc32::castagnoli()),
             _ => None,
         };
         // The blob id is chosen first: encrypted frames are bound to it.
-        let id = super::random_id();
+        let id = self
+            .blobs
+            .new_id(&super::random_id())
+            .map_err(super::internal_store)?;
         let mut enc = key.map(|k| FrameEncryptor::new(k, id.as_bytes()));
-        let mut sealed: Vec<u8> = Vec::with_capacity(if key.is_some() { BUF + 1024 } else { 0 });
+        let mut sealed: Vec<u8> = Vec::new();
         let mut size = 0u64;
         // A small body needs no 64 KiB buffer (one byte more than declared
         // lets the first read see the end). Plaintext is wiped after use
@@ -130,7 +142,7 @@ impl S3 {
         let cap = expect
             .content_length
             .and_then(|l| usize::try_from(l).ok())
-            .map_or(BUF, |l| l.saturating_add(1).clamp(1, BUF));
+            .map_or(BUF, |l| l.saturating_add(1).clamp(1, BIG_BUF));
         let mut buf = Zeroizing::new(Vec::new());
         let mut plain_buf = Vec::new();
         let buf: &mut Vec<u8> = if key.is_some() {
@@ -150,7 +162,9 @@ impl S3 {
                 }
             };
             let chunk = &buf[..n];
-            md5.update(chunk);
+            if let Some(m) = md5.as_mut() {
+                m.update(chunk);
+            }
             if let Some(c) = crc.as_mut() {
                 c.update(chunk);
             }
@@ -172,7 +186,10 @@ impl S3 {
         if expect.content_length.is_some_and(|l| l != size) {
             return Err(incomplete());
         }
-        let digest = md5.finish();
+        let digest = match md5 {
+            Some(m) => m.finish(),
+            None => ironsage_crypto::random_bytes::<16>(),
+        };
         if let Some(m) = expected_md5 {
             if m != digest {
                 return Err(err(

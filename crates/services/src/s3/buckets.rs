@@ -106,7 +106,7 @@ impl S3 {
             config: Default::default(),
         };
         let doc = to_doc(&bucket)?;
-        self.write(|tx| {
+        self.write_bucket(|tx| {
             if let Some(row) = tx.get(BUCKET, GLOBAL, name).map_err(internal_store)? {
                 let existing: Bucket = serde_json::from_value(row.doc).map_err(super::corrupt)?;
                 if existing.owner != owner {
@@ -193,7 +193,7 @@ impl S3 {
 
     pub(crate) fn delete_bucket(&self, input: &Value) -> Result<Value, AwsError> {
         let name = s(input, "Bucket").unwrap_or_default();
-        self.write(|tx| {
+        self.write_bucket(|tx| {
             if tx
                 .get(BUCKET, GLOBAL, name)
                 .map_err(internal_store)?

@@ -204,7 +204,7 @@ impl S3 {
         name: &str,
         f: impl FnOnce(&mut Bucket) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
-        self.write(|tx| {
+        self.write_bucket(|tx| {
             let row = tx
                 .get(BUCKET, GLOBAL, name)
                 .map_err(internal_store)?
@@ -254,7 +254,7 @@ impl S3 {
                     _ => Err(super::malformed_xml()),
                 }
             }
-            "GetBucketVersioning" => self.bucket(name).map(|b| match b.versioning {
+            "GetBucketVersioning" => self.bucket(name).map(|b| match &b.versioning {
                 Some(st) => json!({"Status": st}),
                 None => json!({}),
             }),
@@ -271,8 +271,8 @@ impl S3 {
                     Ok(json!({}))
                 })
             }),
-            "GetBucketTagging" => self.bucket(name).and_then(|b| match b.tags {
-                Some(t) if !t.is_empty() => Ok(json!({"TagSet": crate::util::tags_value(&t)})),
+            "GetBucketTagging" => self.bucket(name).and_then(|b| match &b.tags {
+                Some(t) if !t.is_empty() => Ok(json!({"TagSet": crate::util::tags_value(t)})),
                 _ => Err(missing("NoSuchTagSet", "The TagSet does not exist")),
             }),
             "DeleteBucketTagging" => self.update_bucket(name, |b| {
@@ -303,7 +303,7 @@ impl S3 {
                     }
                 }
             }
-            "GetBucketPolicy" => self.bucket(name).and_then(|b| match b.policy {
+            "GetBucketPolicy" => self.bucket(name).and_then(|b| match &b.policy {
                 Some(p) => Ok(json!({"Policy": p})),
                 None => Err(missing(
                     "NoSuchBucketPolicy",

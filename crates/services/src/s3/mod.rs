@@ -27,9 +27,10 @@ mod sse;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ironsage_store::blobs::BlobStore;
 use ironsage_store::{ServiceStore, Store, StoreError, Tx};
@@ -59,7 +60,15 @@ pub struct S3 {
     master: MasterKey,
     /// SSE-KMS data keys.
     kms: Arc<Kms>,
+    /// Bucket rows by name, tagged with the bucket-write generation they
+    /// were read at: every write of a bucket row bumps `bucket_gen` after
+    /// it commits, so an entry read before it is never served after it.
+    buckets: RwLock<HashMap<String, (u64, Arc<Bucket>)>>,
+    bucket_gen: AtomicU64,
 }
+
+/// Bucket rows cached before the cache is cleared.
+const BUCKET_CACHE_MAX: usize = 4096;
 
 /// A bucket's row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,7 +323,20 @@ impl S3 {
             policies: Mutex::new(BTreeMap::new()),
             master,
             kms,
+            buckets: RwLock::new(HashMap::new()),
+            bucket_gen: AtomicU64::new(0),
         })
+    }
+
+    /// [`S3::write`] for a change to bucket rows: cached buckets read
+    /// before it are stale once it has committed.
+    pub(crate) fn write_bucket<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        let out = self.store.write(f);
+        self.bucket_gen.fetch_add(1, Ordering::AcqRel);
+        out.map_err(internal)?
     }
 
     /// Runs `f` in one write transaction; store failures become
@@ -326,15 +348,32 @@ impl S3 {
         self.store.write(f).map_err(internal)?
     }
 
-    pub(crate) fn bucket(&self, name: &str) -> Result<Bucket, AwsError> {
+    pub(crate) fn bucket(&self, name: &str) -> Result<Arc<Bucket>, AwsError> {
         self.bucket_opt(name)?.ok_or_else(|| no_such_bucket(name))
     }
 
-    pub(crate) fn bucket_opt(&self, name: &str) -> Result<Option<Bucket>, AwsError> {
-        match self.store.get(BUCKET, GLOBAL, name).map_err(internal)? {
-            Some(row) => Ok(Some(serde_json::from_value(row.doc).map_err(corrupt)?)),
-            None => Ok(None),
+    /// A bucket's row (committed state), from the cache when no bucket
+    /// write committed since it was read.
+    pub(crate) fn bucket_opt(&self, name: &str) -> Result<Option<Arc<Bucket>>, AwsError> {
+        let gen = self.bucket_gen.load(Ordering::Acquire);
+        if let Ok(c) = self.buckets.read() {
+            if let Some((g, b)) = c.get(name) {
+                if *g == gen {
+                    return Ok(Some(Arc::clone(b)));
+                }
+            }
         }
+        let b: Arc<Bucket> = match self.store.get(BUCKET, GLOBAL, name).map_err(internal)? {
+            Some(row) => Arc::new(serde_json::from_value(row.doc).map_err(corrupt)?),
+            None => return Ok(None),
+        };
+        if let Ok(mut c) = self.buckets.write() {
+            if c.len() >= BUCKET_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(name.to_string(), (gen, Arc::clone(&b)));
+        }
+        Ok(Some(b))
     }
 
     pub(crate) fn obj(&self, bucket: &str, key: &str) -> Result<Option<ObjDoc>, AwsError> {

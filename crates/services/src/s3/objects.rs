@@ -244,8 +244,12 @@ impl S3 {
             .map(super::parse_tag_query)
             .unwrap_or_default();
         super::config::validate_object_tags(&tags)?;
-        let expect = Expect::from_input(input)?;
+        let mut expect = Expect::from_input(input)?;
         let enc = self.write_key(ctx, &bucket, key, input)?;
+        // As on AWS, an SSE-KMS object's ETag is not the MD5 of its data.
+        expect.opaque_etag = enc
+            .as_ref()
+            .is_some_and(|(sse, _)| sse.algorithm == "aws:kms");
         let mut body: Box<dyn Read + Send> = match body {
             Some(b) => b,
             None => {
@@ -562,7 +566,10 @@ impl S3 {
     }
 
     /// The source version of a copy, with its conditions checked.
-    pub(crate) fn copy_source_version(&self, input: &Value) -> Result<(Bucket, Version), AwsError> {
+    pub(crate) fn copy_source_version(
+        &self,
+        input: &Value,
+    ) -> Result<(std::sync::Arc<Bucket>, Version), AwsError> {
         let (sb, sk, svid) = Self::copy_source(input)?;
         let src_bucket = self.bucket(&sb)?;
         let doc = self.obj(&sb, &sk)?;
