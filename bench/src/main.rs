@@ -534,7 +534,7 @@ fn measure(t: &Target, seconds: f64) -> Result<Value> {
     }))
 }
 
-fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64) -> Result<Value> {
+fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64, sse_kms: bool) -> Result<Value> {
     let port = t.port;
     let pid = t.child.id();
     let bucket = format!("bench-{}", rand::random::<u32>());
@@ -560,44 +560,60 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64) -> Result<Value> {
             r.server_cpu_ns as f64 / (r.ok + r.errors) as f64 / 1000.0
         }
     };
-    // One big object: PUT then GET, throughput and server memory.
+    // One big object: PUT then GET, throughput and server memory; with
+    // `--sse-kms`, a second one encrypted under the AWS-managed key
+    // (`x-amz-server-side-encryption: aws:kms`, signed).
     let len = big_mib << 20;
-    let idle = tree_rss_kib(pid);
-    let peak = Arc::new(AtomicU64::new(idle));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
+    let big = |key: &str, extra: &[(&str, String)]| -> Result<(f64, f64, f64)> {
+        let idle = tree_rss_kib(pid);
+        let peak = Arc::new(AtomicU64::new(idle));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    peak.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        let path = format!("/{bucket}/{key}");
+        let head = signed_head(
+            port,
+            "PUT",
+            &path,
+            "s3",
+            extra,
+            len as usize,
+            "UNSIGNED-PAYLOAD",
+        );
+        let start = Instant::now();
+        let st = Conn::new(port).call_streamed(&head, len);
+        let put_secs = start.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        let _ = sampler.join();
+        let st = st?;
+        if st != 200 {
+            bail!("{}: big PUT {key} answered {st}", t.name);
+        }
+        let rss = (peak.load(Ordering::Relaxed).saturating_sub(idle)) as f64 / 1024.0;
+        let start = Instant::now();
+        let (st, _) = Conn::new(port).call_body(&signed_s3(port, "GET", &path, b""))?;
+        let get_secs = start.elapsed().as_secs_f64();
+        if st != 200 {
+            bail!("{}: big GET {key} answered {st}", t.name);
+        }
+        Ok((big_mib as f64 / put_secs, big_mib as f64 / get_secs, rss))
     };
-    let head = signed_head(
-        port,
-        "PUT",
-        &format!("/{bucket}/big"),
-        "s3",
-        &[],
-        len as usize,
-        "UNSIGNED-PAYLOAD",
-    );
-    let start = Instant::now();
-    let st = Conn::new(port).call_streamed(&head, len)?;
-    let put_secs = start.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    if st != 200 {
-        bail!("{}: big PUT answered {st}", t.name);
-    }
-    let start = Instant::now();
-    let (st, _) =
-        Conn::new(port).call_body(&signed_s3(port, "GET", &format!("/{bucket}/big"), b""))?;
-    let get_secs = start.elapsed().as_secs_f64();
-    if st != 200 {
-        bail!("{}: big GET answered {st}", t.name);
-    }
+    let (big_put, big_get, big_rss) = big("big", &[])?;
+    let sse = if sse_kms {
+        Some(big(
+            "big-kms",
+            &[("x-amz-server-side-encryption", "aws:kms".to_string())],
+        )?)
+    } else {
+        None
+    };
     // KMS Encrypt / Decrypt.
     let (st, body) = c.call_body(&signed_json(port, "kms", "TrentService.CreateKey", "{}"))?;
     let key_id = serde_json::from_slice::<Value>(&body)
@@ -618,19 +634,25 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64) -> Result<Value> {
     let dec: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Decrypt", &dec_body));
     let decs = load(t, 1, seconds, 20_000, dec);
-    Ok(json!({
+    let mut out = json!({
         "server": t.name,
         "cpu_us_per_put_object_1kib": per(&puts),
         "cpu_us_per_get_object_1kib": per(&gets),
         "s3_errors": puts.errors + gets.errors,
         "big_object_mib": big_mib,
-        "big_put_mib_per_s": big_mib as f64 / put_secs,
-        "big_get_mib_per_s": big_mib as f64 / get_secs,
-        "rss_mib_above_idle_during_big_put": (peak.load(Ordering::Relaxed).saturating_sub(idle)) as f64 / 1024.0,
+        "big_put_mib_per_s": big_put,
+        "big_get_mib_per_s": big_get,
+        "rss_mib_above_idle_during_big_put": big_rss,
         "cpu_us_per_kms_encrypt": per(&encs),
         "cpu_us_per_kms_decrypt": per(&decs),
         "kms_errors": encs.errors + decs.errors,
-    }))
+    });
+    if let Some((put, get, rss)) = sse {
+        out["big_sse_kms_put_mib_per_s"] = json!(put);
+        out["big_sse_kms_get_mib_per_s"] = json!(get);
+        out["rss_mib_above_idle_during_big_sse_kms_put"] = json!(rss);
+    }
+    Ok(out)
 }
 
 /// The text of the first `<tag>…</tag>` in an XML body.
@@ -1111,6 +1133,7 @@ fn main() -> Result<()> {
     let mut out: Option<PathBuf> = None;
     let mut suite = "foundation".to_string();
     let mut big_mib: u64 = 256;
+    let mut sse_kms = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1121,13 +1144,14 @@ fn main() -> Result<()> {
             "--out" => out = Some(PathBuf::from(it.next().context("--out FILE")?)),
             "--suite" => suite = it.next().context("--suite foundation|data")?.clone(),
             "--big-mib" => big_mib = it.next().context("--big-mib N")?.parse()?,
+            "--sse-kms" => sse_kms = true,
             other => bail!("unknown argument {other}"),
         }
     }
     let run = |t: &Target| -> Result<Value> {
         match suite.as_str() {
             "foundation" => measure(t, seconds),
-            "data" => measure_s3_kms(t, seconds, big_mib),
+            "data" => measure_s3_kms(t, seconds, big_mib, sse_kms),
             "ec2" => measure_ec2(t),
             "cfn" => measure_cfn(t),
             other => bail!("unknown suite {other} (foundation, data, ec2, cfn)"),
