@@ -52,18 +52,21 @@ pub struct DecisionRecord {
 }
 
 /// Recent decisions: a bounded in-memory ring, and (when the server has a
-/// data directory) an append-only JSON-lines file written by a background
-/// thread, `<data-dir>/decisions.jsonl` (0600), which `ironsage iam explain`
-/// reads. The request path only formats one line and hands it over.
+/// data directory) an append-only JSON-lines file, `<data-dir>/decisions.jsonl`
+/// (0600), which `ironsage iam explain` reads. The request path only formats
+/// one line into a pending buffer; a background thread writes the batch every
+/// [`FLUSH_EVERY`] — no per-request wake-up or system call.
 #[derive(Debug, Default)]
 pub struct DecisionLog {
     recent: Mutex<VecDeque<DecisionRecord>>,
-    sink: Option<Mutex<std::sync::mpsc::Sender<String>>>,
+    pending: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 const LOG_CAPACITY: usize = 1000;
 /// The decision file is rotated (to `decisions.jsonl.1`) past this size.
 const LOG_FILE_MAX: u64 = 16 * 1024 * 1024;
+/// How often pending decisions reach the file.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The decision log file in a data directory.
 pub fn decision_file(data_dir: &std::path::Path) -> std::path::PathBuf {
@@ -85,39 +88,53 @@ impl DecisionLog {
     /// A log that also appends to `<data_dir>/decisions.jsonl`.
     pub fn with_file(data_dir: &std::path::Path) -> Self {
         let path = decision_file(data_dir);
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let pending: Arc<Mutex<Vec<String>>> = Arc::default();
+        let queue = Arc::clone(&pending);
         let spawned = std::thread::Builder::new()
             .name("decision-log".into())
             .spawn(move || {
                 use std::io::Write;
                 let Ok(file) = open_log(&path) else { return };
+                let mut size = file.metadata().map(|m| m.len()).unwrap_or(0);
                 let mut out = std::io::BufWriter::new(file);
-                while let Ok(line) = rx.recv() {
-                    let _ = writeln!(out, "{line}");
-                    // Drain what is queued, then flush once.
-                    while let Ok(more) = rx.try_recv() {
-                        let _ = writeln!(out, "{more}");
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    let batch = match queue.lock() {
+                        Ok(mut q) => std::mem::take(&mut *q),
+                        Err(_) => return,
+                    };
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    for line in &batch {
+                        let _ = writeln!(out, "{line}");
+                        size += line.len() as u64 + 1;
                     }
                     let _ = out.flush();
-                    if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > LOG_FILE_MAX {
+                    if size > LOG_FILE_MAX {
                         let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
                         match open_log(&path) {
                             Ok(f) => out = std::io::BufWriter::new(f),
                             Err(_) => return,
                         }
+                        size = 0;
                     }
                 }
             });
         DecisionLog {
             recent: Mutex::new(VecDeque::new()),
-            sink: spawned.ok().map(|_| Mutex::new(tx)),
+            pending: spawned.ok().map(|_| pending),
         }
     }
 
     fn push(&self, rec: DecisionRecord) {
-        if let Some(sink) = &self.sink {
-            if let (Ok(line), Ok(tx)) = (serde_json::to_string(&rec), sink.lock()) {
-                let _ = tx.send(line);
+        if let Some(pending) = &self.pending {
+            if let (Ok(line), Ok(mut q)) = (serde_json::to_string(&rec), pending.lock()) {
+                // Bounded: if the writer falls behind, the oldest lines go.
+                if q.len() >= 100_000 {
+                    q.remove(0);
+                }
+                q.push(line);
             }
         }
         if let Ok(mut q) = self.recent.lock() {
