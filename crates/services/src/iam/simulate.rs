@@ -430,7 +430,7 @@ struct Eval {
 }
 
 impl Sim {
-    fn set(&self, with_resource: bool) -> PolicySet<'_> {
+    fn set<'a>(&'a self, with_resource: bool, resource_as: Option<&'a Policy>) -> PolicySet<'a> {
         let mut set = PolicySet::default();
         for src in &self.sources {
             let r = PolicyRef {
@@ -442,12 +442,30 @@ impl Sim {
                 Slot::Boundary => set.boundary = Some(r),
                 Slot::Resource => {
                     if with_resource {
-                        set.resource = Some(r)
+                        set.resource = Some(PolicyRef {
+                            id: &src.id,
+                            policy: resource_as.unwrap_or(&src.policy),
+                        })
                     }
                 }
             }
         }
         set
+    }
+
+    /// The resource policy read as the kind enforcement gives it for this
+    /// request: a KMS key's policy and a role's trust policy must themselves
+    /// allow, unlike other resource policies.
+    fn resource_policy_for(&self, action: &str, resource: &str) -> Option<Policy> {
+        let kind = if resource.starts_with("arn:aws:kms:") && resource.contains(":key/") {
+            PolicyKind::KeyPolicy
+        } else if action.to_ascii_lowercase().starts_with("sts:") && resource.contains(":role/") {
+            PolicyKind::Trust
+        } else {
+            return None;
+        };
+        let src = self.sources.iter().find(|s| s.slot == Slot::Resource)?;
+        Policy::parse(&src.text, kind).ok()
     }
 
     fn source_of(&self, id: &str, ty: PolicyType) -> Option<&Source> {
@@ -490,7 +508,8 @@ impl Sim {
             resource_account,
             context: cx,
         };
-        let d = authorize_with(&req, &self.set(true), opts);
+        let typed = self.resource_policy_for(action, resource);
+        let d = authorize_with(&req, &self.set(true, typed.as_ref()), opts);
         let decision = decision_str(&d);
         // AWS lists the statements that determine the result: the denies
         // for an explicit deny, the grants for an allow, none otherwise.
@@ -524,7 +543,7 @@ impl Sim {
                 resource_account: None,
                 ..req
             };
-            let id = authorize_with(&ireq, &self.set(false), opts);
+            let id = authorize_with(&ireq, &self.set(false, None), opts);
             let res = if self.sources.iter().any(|s| s.slot == Slot::Resource) {
                 let r = |e: Effect| {
                     d.matched

@@ -246,15 +246,9 @@ fn skip_reason(case: &Value) -> Option<&'static str> {
     if nonempty("endpoint") {
         return Some("VPC endpoint policy");
     }
-    // The enforcement point evaluates KMS key policies and role trust
-    // policies with rules of their own (the policy itself must allow); the
-    // simulator's `ResourcePolicy` is a plain resource-based policy, as in
-    // AWS, whose simulator supports neither.
-    match pols["resource"]["kind"].as_str() {
-        Some("KeyPolicy") => return Some("KMS key policy as the resource policy"),
-        Some("Trust") => return Some("role trust policy as the resource policy"),
-        _ => {}
-    }
+    // KMS key policies and role trust policies are checked too: the
+    // simulator reads a `ResourcePolicy` on a key ARN or an sts: action on a
+    // role ARN with the rules enforcement gives those policies.
     let p = &case["request"]["principal"];
     let acct = p["account"].as_str().unwrap_or(ACCT);
     match p["type"].as_str().unwrap_or("user") {
