@@ -460,19 +460,35 @@ fn schedule(
     let mut failed = Vec::new();
     let mut started: HashSet<&str> = HashSet::new();
     let (tx, rx) = mpsc::channel::<(String, bool)>();
+    let (job_tx, job_rx) = mpsc::channel::<String>();
+    let job_rx = Mutex::new(job_rx);
+    let workers = workers.max(1);
     std::thread::scope(|s| {
+        // A fixed pool (not a thread per node): each worker takes the next
+        // ready node until the job channel closes.
+        for _ in 0..workers.min(nodes.len()) {
+            let (tx, job_rx) = (tx.clone(), &job_rx);
+            s.spawn(move || loop {
+                let next = match job_rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => break,
+                };
+                let Ok(name) = next else { break };
+                let ok = job(&name);
+                if tx.send((name, ok)).is_err() {
+                    break;
+                }
+            });
+        }
         let mut in_flight = 0usize;
         loop {
-            while in_flight < workers.max(1) && (failed.is_empty() || !stop_on_fail) {
+            while in_flight < workers && (failed.is_empty() || !stop_on_fail) {
                 let Some(n) = ready.pop_front() else { break };
+                if job_tx.send(n.to_string()).is_err() {
+                    break;
+                }
                 started.insert(n);
                 in_flight += 1;
-                let tx = tx.clone();
-                let name = n.to_string();
-                s.spawn(move || {
-                    let ok = job(&name);
-                    let _ = tx.send((name, ok));
-                });
             }
             if in_flight == 0 {
                 break;
@@ -494,6 +510,7 @@ fn schedule(
                 failed.push(n);
             }
         }
+        drop(job_tx);
     });
     let never: Vec<String> = nodes
         .iter()
@@ -521,6 +538,11 @@ pub(crate) struct Run<'a> {
     deps: HashMap<String, Vec<String>>,
     /// Condition-true resources in creation order.
     order: Vec<String>,
+    /// The stack's identity (fixed for the run; read without cloning the doc).
+    stack_id: String,
+    stack_name: String,
+    /// `Fn::GetAZs` answers per region (asked once per run, not per use).
+    azs: Mutex<HashMap<String, Vec<String>>>,
 }
 
 struct RunResolver<'a> {
@@ -566,10 +588,19 @@ impl tpl::Resolver for RunResolver<'_> {
         Ok(row.doc.get("value").cloned().unwrap_or(Value::Null))
     }
     fn azs(&self, region: &str) -> Vec<String> {
+        if let Some(known) = self
+            .run
+            .azs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(region).cloned())
+        {
+            return known;
+        }
         let Ok(internal) = self.run.inner.internal.get() else {
             return Vec::new();
         };
-        internal
+        let zones: Vec<String> = internal
             .invoke(
                 &self.run.caller,
                 region,
@@ -588,7 +619,13 @@ impl tpl::Resolver for RunResolver<'_> {
             .iter()
             .filter_map(|z| z.get("ZoneName").and_then(Value::as_str))
             .map(str::to_string)
-            .collect()
+            .collect();
+        if !zones.is_empty() {
+            if let Ok(mut m) = self.run.azs.lock() {
+                m.insert(region.to_string(), zones.clone());
+            }
+        }
+        zones
     }
 }
 
@@ -661,6 +698,7 @@ impl<'a> Run<'a> {
                 ))
             })
             .collect();
+        let (stack_id, stack_name) = (doc.stack_id.clone(), doc.stack_name.clone());
         Ok(Run {
             inner,
             doc: Mutex::new(doc),
@@ -675,7 +713,26 @@ impl<'a> Run<'a> {
             imports: Mutex::new(HashSet::new()),
             deps,
             order,
+            stack_id,
+            stack_name,
+            azs: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The stack's current status.
+    fn status(&self) -> String {
+        match self.doc.lock() {
+            Ok(d) => d.status.clone(),
+            Err(p) => p.into_inner().status.clone(),
+        }
+    }
+
+    /// The stack's current tags (what providers propagate).
+    fn tags(&self) -> Vec<(String, String)> {
+        match self.doc.lock() {
+            Ok(d) => d.snap.tags.clone(),
+            Err(p) => p.into_inner().snap.tags.clone(),
+        }
     }
 
     fn doc(&self) -> StackDoc {
@@ -695,13 +752,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn save_doc(&self, d: StackDoc) {
-        let id = d.stack_id.clone();
-        if let Err(e) = self.inner.persist(Some(&d), &self.scope, &id, None, None) {
-            tracing::error!(error = %e.message, "cloudformation: could not persist stack");
-        }
-        if let Ok(mut g) = self.doc.lock() {
-            *g = d;
+    /// Replaces the in-memory doc without persisting it: the next
+    /// [`Run::set_status`] writes it with the status in one transaction (until
+    /// then a restart still sees the previous doc and resumes from it).
+    fn stage(&self, d: StackDoc) {
+        match self.doc.lock() {
+            Ok(mut g) => *g = d,
+            Err(p) => *p.into_inner() = d,
         }
     }
 
@@ -744,7 +801,6 @@ impl<'a> Run<'a> {
         reason: Option<&str>,
         physical: Option<&str>,
     ) -> bool {
-        let d = self.doc();
         let mut row = row.clone();
         row.status = status.to_string();
         row.reason = reason.map(str::to_string);
@@ -752,10 +808,10 @@ impl<'a> Run<'a> {
         if let Err(e) = self.inner.persist(
             None,
             &self.scope,
-            &d.stack_id,
+            &self.stack_id,
             Some(&row),
             Some((
-                &d.stack_name,
+                &self.stack_name,
                 &row.logical_id,
                 physical.or(row.physical_id.as_deref()),
                 &row.rtype,
@@ -774,14 +830,13 @@ impl<'a> Run<'a> {
 
     /// Persists an event about a resource without changing its row.
     fn event(&self, row: &ResDoc, status: &str, reason: Option<&str>, physical: Option<&str>) {
-        let d = self.doc();
         if let Err(e) = self.inner.persist(
             None,
             &self.scope,
-            &d.stack_id,
+            &self.stack_id,
             None,
             Some((
-                &d.stack_name,
+                &self.stack_name,
                 &row.logical_id,
                 physical,
                 &row.rtype,
@@ -796,18 +851,18 @@ impl<'a> Run<'a> {
     fn pctx<'b>(
         &'b self,
         logical: &'b str,
-        d: &'b StackDoc,
+        tags: &'b [(String, String)],
         internal: Arc<dyn crate::Internal>,
     ) -> PCtx<'b> {
         PCtx {
             internal,
             caller: &self.caller,
-            region: &d.region,
-            account: &d.account,
-            stack_name: &d.stack_name,
-            stack_id: &d.stack_id,
+            region: &self.pseudo.region,
+            account: &self.pseudo.account_id,
+            stack_name: &self.stack_name,
+            stack_id: &self.stack_id,
             logical_id: logical,
-            tags: &d.snap.tags,
+            tags,
             engine: self.inner,
         }
     }
@@ -864,7 +919,7 @@ impl<'a> Run<'a> {
             // Never create what could not be recorded first.
             return false;
         }
-        let d = self.doc();
+        let tags = self.tags();
         let internal = match self.inner.internal.get() {
             Ok(i) => i,
             Err(e) => {
@@ -872,7 +927,7 @@ impl<'a> Run<'a> {
                 return false;
             }
         };
-        let cx = self.pctx(logical, &d, internal);
+        let cx = self.pctx(logical, &tags, internal);
         match p.create(&cx, &props) {
             Ok(Created { physical_id, attrs }) => {
                 row.physical_id = Some(physical_id.clone());
@@ -911,7 +966,7 @@ impl<'a> Run<'a> {
             self.record(&row, "DELETE_COMPLETE", None, None);
             return true;
         };
-        let deleting_stack = self.doc().status == "DELETE_IN_PROGRESS";
+        let deleting_stack = self.status() == "DELETE_IN_PROGRESS";
         if row.retain && deleting_stack {
             self.record(&row, "DELETE_SKIPPED", None, None);
             return true;
@@ -942,9 +997,9 @@ impl<'a> Run<'a> {
     ) -> Result<(), String> {
         let p = providers::provider(&row.rtype)
             .ok_or_else(|| format!("Unrecognized resource type {}", row.rtype))?;
-        let d = self.doc();
+        let tags = self.tags();
         let internal = self.inner.internal.get().map_err(|e| e.message)?;
-        let cx = self.pctx(&row.logical_id, &d, internal);
+        let cx = self.pctx(&row.logical_id, &tags, internal);
         p.delete(&cx, physical, props, attrs)
     }
 
@@ -1232,7 +1287,7 @@ fn run_create(run: &Run<'_>) {
                 let mut d = run.doc();
                 d.snap.outputs = outputs;
                 d.op = None;
-                run.save_doc(d);
+                run.stage(d);
                 run.set_status("CREATE_COMPLETE", None);
                 return;
             }
@@ -1244,7 +1299,7 @@ fn run_create(run: &Run<'_>) {
     if d.disable_rollback {
         let mut d = d;
         d.op = None;
-        run.save_doc(d);
+        run.stage(d);
         run.set_status("CREATE_FAILED", Some(&reason));
         return;
     }
@@ -1263,7 +1318,7 @@ fn rollback_create(run: &Run<'_>, reason: Option<&str>) {
     let failed = run.delete_all_for_rollback();
     let mut d = run.doc();
     d.op = None;
-    run.save_doc(d);
+    run.stage(d);
     if failed.is_empty() {
         run.set_status("ROLLBACK_COMPLETE", None);
     } else {
@@ -1352,14 +1407,14 @@ fn run_delete(run: &Run<'_>) {
     if let Some(msg) = exports_in_use(run) {
         let mut d = run.doc();
         d.op = None;
-        run.save_doc(d);
+        run.stage(d);
         run.set_status("DELETE_FAILED", Some(&msg));
         return;
     }
     let failed = run.delete_all();
     let mut d = run.doc();
     d.op = None;
-    run.save_doc(d);
+    run.stage(d);
     if failed.is_empty() {
         if let Err(e) = remove_imports_and_exports(run) {
             run.set_status("DELETE_FAILED", Some(&e));
@@ -1444,7 +1499,7 @@ impl Run<'_> {
         }
         let keys = changed_keys(&old.props, &props);
         let replace = rtype != old.rtype || needs_replacement(&rtype, &keys);
-        let d = self.doc();
+        let tags = self.tags();
         let internal = match self.inner.internal.get() {
             Ok(i) => i,
             Err(e) => {
@@ -1452,7 +1507,7 @@ impl Run<'_> {
                 return false;
             }
         };
-        let cx = self.pctx(logical, &d, internal);
+        let cx = self.pctx(logical, &tags, internal);
         let prior = Prior {
             physical_id: old.physical_id.clone(),
             props: old.props.clone(),
@@ -1530,7 +1585,7 @@ fn run_update(run: &Run<'_>, prev: &Snapshot) {
             Ok(outputs) => {
                 let mut d = run.doc();
                 d.snap.outputs = outputs;
-                run.save_doc(d);
+                run.stage(d);
                 run.set_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None);
                 cleanup_update(run);
                 return;
@@ -1628,7 +1683,7 @@ fn cleanup_update(run: &Run<'_>) {
     });
     let mut d = run.doc();
     d.op = None;
-    run.save_doc(d);
+    run.stage(d);
     run.set_status("UPDATE_COMPLETE", None);
 }
 
@@ -1686,7 +1741,7 @@ fn rollback_update(run: &Run<'_>, prev: &Snapshot, reason: Option<&str>) {
                 .ok_or("no provider".to_string())
                 .and_then(|p| {
                     let internal = run.inner.internal.get().map_err(|e| e.message)?;
-                    let cx = run.pctx(&row.logical_id, &d, internal);
+                    let cx = run.pctx(&row.logical_id, &d.snap.tags, internal);
                     p.update(&cx, &physical, &row.props, &pr.props, &row.attrs)
                 });
             run.record(&restored, "UPDATE_IN_PROGRESS", None, None);
@@ -1704,7 +1759,7 @@ fn rollback_update(run: &Run<'_>, prev: &Snapshot, reason: Option<&str>) {
     let mut d = run.doc();
     d.snap = prev.clone();
     d.op = None;
-    run.save_doc(d);
+    run.stage(d);
     if failed.is_empty() {
         run.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None);
         run.set_status("UPDATE_ROLLBACK_COMPLETE", None);
