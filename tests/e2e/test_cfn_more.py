@@ -219,6 +219,42 @@ def test_retain_keeps_the_parameter(server):
     assert any(e["LogicalResourceId"] == "Kept" and e["ResourceStatus"] == "DELETE_SKIPPED" for e in ev["StackEvents"])
 
 
+
+def test_stack_policy_refuses_update_of_protected_parameter(server):
+    def tpl(value):
+        return json.dumps({"Resources": {
+            "Protected": {"Type": "AWS::SSM::Parameter",
+                          "Properties": {"Name": "/policy/protected", "Type": "String", "Value": value}},
+        }})
+    policy = json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "Update:*", "Principal": "*", "Resource": "LogicalResourceId/Protected"},
+    ]})
+    server.aws("cloudformation", "create-stack", "--stack-name", "guarded", "--template-body", tpl("old"),
+               "--stack-policy-body", policy)
+    assert wait(server, "guarded")["StackStatus"] == "CREATE_COMPLETE"
+    server.aws("cloudformation", "update-stack", "--stack-name", "guarded", "--template-body", tpl("new"))
+    assert wait(server, "guarded")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    _, ev, _ = server.aws("cloudformation", "describe-stack-events", "--stack-name", "guarded")
+    reason = ("Action denied by stack policy: Statement [#2] does not allow [Update:Modify] "
+              "for resource [LogicalResourceId/Protected]")
+    assert any(e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS" and e.get("ResourceStatusReason") == reason
+               for e in ev["StackEvents"])
+    _, p, _ = server.aws("ssm", "get-parameter", "--name", "/policy/protected")
+    assert p["Parameter"]["Value"] == "old"
+    allow = json.dumps({"Statement": [{"Effect": "Allow", "Action": "Update:Modify", "Principal": "*",
+                                       "Resource": "LogicalResourceId/Protected"}]})
+    server.aws("cloudformation", "update-stack", "--stack-name", "guarded", "--template-body", tpl("new"),
+               "--stack-policy-during-update-body", allow)
+    assert wait(server, "guarded")["StackStatus"] == "UPDATE_COMPLETE"
+    _, p, _ = server.aws("ssm", "get-parameter", "--name", "/policy/protected")
+    assert p["Parameter"]["Value"] == "new"
+    _, got, _ = server.aws("cloudformation", "get-stack-policy", "--stack-name", "guarded")
+    assert json.loads(got["StackPolicyBody"]) == json.loads(policy)
+    server.aws("cloudformation", "delete-stack", "--stack-name", "guarded")
+    server.aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", "guarded")
+
+
 TRUST_CFN = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 

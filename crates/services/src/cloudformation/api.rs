@@ -444,6 +444,9 @@ fn create_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
     doc.timeout_minutes = int(input, "TimeoutInMinutes");
     doc.client_token = s(input, "ClientRequestToken").map(str::to_string);
     doc.termination_protection = boolean(input, "EnableTerminationProtection").unwrap_or(false);
+    if let Some(p) = s(input, "StackPolicyBody") {
+        super::policy::validate(p)?;
+    }
     doc.stack_policy = s(input, "StackPolicyBody").map(str::to_string);
     doc.notification_arns = list(input, "NotificationARNs")
         .iter()
@@ -518,6 +521,7 @@ fn start_update(
     mut d: StackDoc,
     snap: Snapshot,
     role: Option<String>,
+    policy: Option<String>,
 ) -> Result<(), AwsError> {
     let prev = d.snap.clone();
     d.snap = snap;
@@ -527,6 +531,7 @@ fn start_update(
     }
     d.op = Some(Op::Update {
         prev: Box::new(prev),
+        policy,
     });
     inner.set_status(&mut d, "UPDATE_IN_PROGRESS", Some("User Initiated"))?;
     engine::spawn(inner, &Inner::scope(&d.account, &d.region), &d.stack_id);
@@ -544,13 +549,20 @@ fn update_stack(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Result<Valu
     {
         return Err(validation("No updates are to be performed."));
     }
+    let during = s(input, "StackPolicyDuringUpdateBody").map(str::to_string);
+    if let Some(p) = &during {
+        super::policy::validate(p)?;
+    }
+    // The update is checked against the policy in force when it starts (or
+    // the one given for this update); a new StackPolicyBody applies after.
+    let policy = during.or_else(|| d.stack_policy.clone());
+    let mut d = d;
     if let Some(p) = s(input, "StackPolicyBody") {
-        let mut d2 = d.clone();
-        d2.stack_policy = Some(p.to_string());
-        inner.persist(Some(&d2), &scope_of(ctx), &d2.stack_id, None, None)?;
+        super::policy::validate(p)?;
+        d.stack_policy = Some(p.to_string());
     }
     let id = d.stack_id.clone();
-    start_update(inner, ctx, d, snap, role)?;
+    start_update(inner, ctx, d, snap, role, policy)?;
     Ok(json!({"StackId": id}))
 }
 
@@ -961,8 +973,7 @@ fn set_policy(inner: &Inner, ctx: &Ctx<'_>, input: &Value) -> Result<Value, AwsE
     let mut d = must_find(inner, ctx, s(input, "StackName").unwrap_or_default())?;
     let body = s(input, "StackPolicyBody").map(str::to_string);
     if let Some(b) = &body {
-        serde_json::from_str::<Value>(b)
-            .map_err(|e| validation(format!("Error parsing stack policy: {e}")))?;
+        super::policy::validate(b)?;
     }
     d.stack_policy = body;
     inner.persist(Some(&d), &scope_of(ctx), &d.stack_id, None, None)?;
@@ -1172,7 +1183,8 @@ fn execute_change_set(inner: &Arc<Inner>, ctx: &Ctx<'_>, input: &Value) -> Resul
     } else {
         updatable(&d)?;
         d.change_set_id = Some(c.id.clone());
-        start_update(inner, ctx, d, c.snap.clone(), c.role_arn.clone())?;
+        let policy = d.stack_policy.clone();
+        start_update(inner, ctx, d, c.snap.clone(), c.role_arn.clone(), policy)?;
     }
     // Other change sets of the stack are now stale.
     for r in inner

@@ -1242,8 +1242,8 @@ fn run_inner(inner: &Arc<Inner>, scope: &str, stack_id: &str) -> Result<(), Stri
             _ => {}
         },
         Op::Delete => run_delete(&run),
-        Op::Update { prev } => match status.as_str() {
-            "UPDATE_IN_PROGRESS" => run_update(&run, &prev),
+        Op::Update { prev, policy } => match status.as_str() {
+            "UPDATE_IN_PROGRESS" => run_update(&run, &prev, policy.as_deref()),
             "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => cleanup_update(&run),
             _ => rollback_update(&run, &prev, None),
         },
@@ -1573,7 +1573,31 @@ impl Run<'_> {
     }
 }
 
-fn run_update(run: &Run<'_>, prev: &Snapshot) {
+/// The first stack-policy violation of the update `run` is about to make.
+fn policy_violation(run: &Run<'_>, body: &str) -> Option<String> {
+    let pol = match super::policy::Policy::parse(body) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("Error validating stack policy: {e}")),
+    };
+    plan(run).iter().find_map(|c| {
+        let rc = &c["ResourceChange"];
+        let logical = rc["LogicalResourceId"].as_str().unwrap_or_default();
+        let rtype = rc["ResourceType"].as_str().unwrap_or_default();
+        let action = match (rc["Action"].as_str(), rc["Replacement"].as_str()) {
+            (Some("Remove"), _) => "Update:Delete",
+            (Some("Modify"), Some("False")) => "Update:Modify",
+            (Some("Modify"), _) => "Update:Replace",
+            _ => return None,
+        };
+        pol.check(action, logical, rtype)
+    })
+}
+
+fn run_update(run: &Run<'_>, prev: &Snapshot, policy: Option<&str>) {
+    if let Some(reason) = policy.and_then(|p| policy_violation(run, p)) {
+        rollback_update(run, prev, Some(&reason));
+        return;
+    }
     let (failed, _) = schedule(&run.order, &run.deps, run.inner.workers, true, &|n| {
         run.update_one(n)
     });
@@ -1914,6 +1938,7 @@ impl Inner {
         doc.snap.tags = tags;
         doc.op = Some(Op::Update {
             prev: Box::new(prev),
+            policy: doc.stack_policy.clone(),
         });
         self.set_status(&mut doc, "UPDATE_IN_PROGRESS", None)
             .map_err(|e| e.message)?;
@@ -1981,6 +2006,12 @@ pub(crate) fn diff(
     probe.snap.template_body = new_body.to_string();
     probe.snap.parameters = new_params.to_vec();
     let run = Run::new(inner, probe)?;
+    Ok(plan(&run))
+}
+
+/// The resource changes `run` would make: `Add`, `Modify` (with
+/// `Replacement`) and `Remove`, in change-set form.
+fn plan(run: &Run<'_>) -> Vec<Value> {
     let rows = run.rows.lock().map(|r| r.clone()).unwrap_or_default();
     let mut changes = Vec::new();
     for logical in &run.order {
@@ -2037,5 +2068,5 @@ pub(crate) fn diff(
                 "ResourceType": r.rtype, "Scope": [], "Details": []}}));
         }
     }
-    Ok(changes)
+    changes
 }

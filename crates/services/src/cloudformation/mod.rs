@@ -10,6 +10,7 @@
 mod api;
 mod engine;
 mod model;
+mod policy;
 pub(crate) mod providers;
 #[cfg(test)]
 mod tests;

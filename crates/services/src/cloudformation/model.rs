@@ -44,6 +44,10 @@ pub(crate) enum Op {
     /// An update; `prev` is what to restore on rollback.
     Update {
         prev: Box<Snapshot>,
+        /// The stack policy this update is checked against (the stored one,
+        /// or `StackPolicyDuringUpdateBody`).
+        #[serde(default)]
+        policy: Option<String>,
     },
 }
 

@@ -905,3 +905,325 @@ Outputs:
     let gone = e.svc("ec2", "DescribeVpcs", json!({"VpcIds": [vpc]}));
     assert!(gone.is_err());
 }
+
+// ---------------------------------------------------------------- stack policies
+
+/// Two SSM parameters (`Db`, `App`), optionally a third (`Extra`); `db_name`
+/// is create-only, so changing it replaces `Db`.
+fn policy_template(db_value: &str, db_name: &str, app_value: &str, extra: bool) -> String {
+    let mut t = format!(
+        "Resources:\n  Db:\n    Type: AWS::SSM::Parameter\n    Properties: {{Name: {db_name}, Type: String, Value: {db_value}}}\n  App:\n    Type: AWS::SSM::Parameter\n    Properties: {{Name: app-param, Type: String, Value: {app_value}}}\n"
+    );
+    if extra {
+        t.push_str(
+            "  Extra:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: x}\n",
+        );
+    }
+    t
+}
+
+fn pol(statements: Value) -> String {
+    json!({ "Statement": statements }).to_string()
+}
+
+const ALLOW_ALL: &str = r#"{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}"#;
+
+impl Env {
+    fn param(&self, name: &str) -> String {
+        self.svc("ssm", "GetParameter", json!({"Name": name}))
+            .unwrap()["Parameter"]["Value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    fn update(&self, stack: &str, body: &str, extra: Value) -> Value {
+        let mut input = json!({"StackName": stack, "TemplateBody": body});
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                input[k] = v;
+            }
+        }
+        self.call("UpdateStack", input).unwrap();
+        self.wait(stack)
+    }
+}
+
+fn deny_db() -> Value {
+    json!({"Effect":"Deny","Action":"Update:*","Principal":"*","Resource":"LogicalResourceId/Db"})
+}
+
+#[test]
+fn stack_policy_modify_allowed_denied_and_explicit_deny_wins() {
+    let e = env();
+    let all: Value = serde_json::from_str(ALLOW_ALL).unwrap();
+    let policy = pol(json!([all, deny_db()]));
+    let st = e.create(
+        "sp",
+        &policy_template("v1", "db-param", "a1", false),
+        json!({"StackPolicyBody": policy}),
+    );
+    assert_eq!(st["StackStatus"], "CREATE_COMPLETE");
+    // App may change (statement 1 allows, nothing denies).
+    let st = e.update(
+        "sp",
+        &policy_template("v1", "db-param", "a2", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE", "{st:#}");
+    assert_eq!(e.param("app-param"), "a2");
+    // Db and App change together: the explicit deny wins, nothing changes.
+    let st = e.update(
+        "sp",
+        &policy_template("v2", "db-param", "a3", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE", "{st:#}");
+    assert_eq!(e.param("db-param"), "v1");
+    assert_eq!(e.param("app-param"), "a2");
+    let reason = "Action denied by stack policy: Statement [#2] does not allow [Update:Modify] for resource [LogicalResourceId/Db]";
+    let ev = e.events("sp");
+    assert!(
+        ev.iter()
+            .any(|x| x["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS"
+                && x["ResourceStatusReason"] == reason),
+        "{ev:#?}"
+    );
+    // No resource was touched by the refused update.
+    let latest: Vec<&Value> = ev
+        .iter()
+        .take_while(|x| {
+            x["ResourceStatus"] != "UPDATE_IN_PROGRESS" || x["LogicalResourceId"] != "sp"
+        })
+        .collect();
+    assert!(
+        latest.iter().all(|x| x["LogicalResourceId"] == "sp"),
+        "{latest:#?}"
+    );
+    // Default deny: a policy allowing only App blocks Db.
+    let only_app = pol(
+        json!([{"Effect":"Allow","Action":"Update:Modify","Principal":"*","Resource":"LogicalResourceId/App*"}]),
+    );
+    e.call(
+        "SetStackPolicy",
+        json!({"StackName": "sp", "StackPolicyBody": only_app}),
+    )
+    .unwrap();
+    let st = e.update(
+        "sp",
+        &policy_template("v3", "db-param", "a2", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    let ev = e.events("sp");
+    assert!(ev.iter().any(|x| x["ResourceStatusReason"]
+        == "Action denied by stack policy: Stack policy does not allow [Update:Modify] for resource [LogicalResourceId/Db]"));
+    assert_eq!(e.param("db-param"), "v1");
+    let st = e.update(
+        "sp",
+        &policy_template("v1", "db-param", "a9", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE");
+    assert_eq!(e.param("app-param"), "a9");
+}
+
+#[test]
+fn stack_policy_not_resource_condition_and_during_update_override() {
+    let e = env();
+    // NotResource: everything but Db may be updated.
+    let policy = pol(
+        json!([{"Effect":"Allow","Action":"Update:*","Principal":"*","NotResource":"LogicalResourceId/Db"}]),
+    );
+    e.create(
+        "nr",
+        &policy_template("v1", "db-param", "a1", false),
+        json!({"StackPolicyBody": policy}),
+    );
+    let st = e.update(
+        "nr",
+        &policy_template("v2", "db-param", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(e.param("db-param"), "v1");
+    // The override allows this one update; the stored policy is unchanged.
+    let st = e.update(
+        "nr",
+        &policy_template("v2", "db-param", "a1", false),
+        json!({"StackPolicyDuringUpdateBody": pol(json!([serde_json::from_str::<Value>(ALLOW_ALL).unwrap()]))}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE", "{st:#}");
+    assert_eq!(e.param("db-param"), "v2");
+    let got = e
+        .call("GetStackPolicy", json!({"StackName": "nr"}))
+        .unwrap();
+    assert_eq!(got["StackPolicyBody"], json!(policy));
+    let st = e.update(
+        "nr",
+        &policy_template("v3", "db-param", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+
+    // Condition on ResourceType: deny SSM parameters (StringLike), allow the rest.
+    let e2 = env();
+    let all: Value = serde_json::from_str(ALLOW_ALL).unwrap();
+    let policy = pol(
+        json!([all, {"Effect":"Deny","Action":"Update:Modify","Principal":"*","Resource":"*",
+        "Condition":{"StringLike":{"ResourceType":["AWS::SSM::*"]}}}]),
+    );
+    e2.create(
+        "rt",
+        &policy_template("v1", "db-param", "a1", false),
+        json!({"StackPolicyBody": policy}),
+    );
+    let st = e2.update(
+        "rt",
+        &policy_template("v1", "db-param", "a2", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(e2.param("app-param"), "a1");
+    let policy = pol(
+        json!([all, {"Effect":"Deny","Action":"Update:Modify","Principal":"*","Resource":"*",
+        "Condition":{"StringEquals":{"ResourceType":"AWS::S3::Bucket"}}}]),
+    );
+    e2.call(
+        "SetStackPolicy",
+        json!({"StackName": "rt", "StackPolicyBody": policy}),
+    )
+    .unwrap();
+    let st = e2.update(
+        "rt",
+        &policy_template("v1", "db-param", "a2", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE");
+    assert_eq!(e2.param("app-param"), "a2");
+}
+
+#[test]
+fn stack_policy_replace_and_delete() {
+    let e = env();
+    // Modify is allowed everywhere, but not Replace or Delete.
+    let policy =
+        pol(json!([{"Effect":"Allow","Action":"Update:Modify","Principal":"*","Resource":"*"}]));
+    e.create(
+        "rd",
+        &policy_template("v1", "db-param", "a1", true),
+        json!({"StackPolicyBody": policy}),
+    );
+    // Renaming Db replaces it: refused with Update:Replace.
+    let st = e.update(
+        "rd",
+        &policy_template("v1", "db-renamed", "a1", true),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    assert!(e.events("rd").iter().any(|x| x["ResourceStatusReason"]
+        == "Action denied by stack policy: Stack policy does not allow [Update:Replace] for resource [LogicalResourceId/Db]"));
+    assert_eq!(e.param("db-param"), "v1");
+    assert!(e
+        .svc("ssm", "GetParameter", json!({"Name": "db-renamed"}))
+        .is_err());
+    // Removing Extra: refused with Update:Delete.
+    let st = e.update(
+        "rd",
+        &policy_template("v1", "db-param", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    assert!(e.events("rd").iter().any(|x| x["ResourceStatusReason"]
+        == "Action denied by stack policy: Stack policy does not allow [Update:Delete] for resource [LogicalResourceId/Extra]"));
+    let res = e
+        .call("DescribeStackResources", json!({"StackName": "rd"}))
+        .unwrap();
+    assert_eq!(res["StackResources"].as_array().unwrap().len(), 3);
+    // Allowing Replace (without Modify) suffices for a replacement; Delete for a removal.
+    let policy = pol(
+        json!([{"Effect":"Allow","Action":["Update:Replace","Update:Delete"],"Principal":"*","Resource":"*"}]),
+    );
+    e.call(
+        "SetStackPolicy",
+        json!({"StackName": "rd", "StackPolicyBody": policy}),
+    )
+    .unwrap();
+    let st = e.update(
+        "rd",
+        &policy_template("v1", "db-renamed", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE", "{st:#}");
+    assert_eq!(e.param("db-renamed"), "v1");
+    // ... but not an in-place modify.
+    let st = e.update(
+        "rd",
+        &policy_template("v2", "db-renamed", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    // A change set is checked the same way.
+    let cs = e
+        .call(
+            "CreateChangeSet",
+            json!({"StackName": "rd", "ChangeSetName": "c",
+            "TemplateBody": policy_template("v2", "db-renamed", "a1", false)}),
+        )
+        .unwrap();
+    e.call("ExecuteChangeSet", json!({"ChangeSetName": cs["Id"]}))
+        .unwrap();
+    assert_eq!(e.wait("rd")["StackStatus"], "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(e.param("db-renamed"), "v1");
+}
+
+#[test]
+fn stack_policy_bodies_are_validated() {
+    let e = env();
+    let t = policy_template("v1", "db-param", "a1", false);
+    let bad = [
+        "not json".to_string(),
+        "{}".to_string(),
+        pol(json!([{"Effect":"Maybe","Action":"Update:*","Principal":"*","Resource":"*"}])),
+        pol(json!([{"Effect":"Allow","Action":"s3:GetObject","Principal":"*","Resource":"*"}])),
+        pol(
+            json!([{"Effect":"Allow","Action":"Update:*","Principal":"arn:aws:iam::1:root","Resource":"*"}]),
+        ),
+        pol(json!([{"Effect":"Allow","Action":"Update:*","Resource":"*"}])),
+        pol(
+            json!([{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"arn:aws:s3:::b"}]),
+        ),
+        pol(
+            json!([{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*","Condition":{"NumericEquals":{"ResourceType":"x"}}}]),
+        ),
+    ];
+    for b in &bad {
+        let err = e
+            .call(
+                "CreateStack",
+                json!({"StackName": "v", "TemplateBody": t, "StackPolicyBody": b}),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "ValidationError", "{b}");
+    }
+    e.create("v", &t, json!({}));
+    for b in &bad {
+        let err = e
+            .call(
+                "SetStackPolicy",
+                json!({"StackName": "v", "StackPolicyBody": b}),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "ValidationError", "{b}");
+        let err = e
+            .call("UpdateStack", json!({"StackName": "v", "TemplateBody": policy_template("v2", "db-param", "a1", false), "StackPolicyDuringUpdateBody": b}))
+            .unwrap_err();
+        assert_eq!(err.code, "ValidationError", "{b}");
+    }
+    // Without a policy every update is allowed.
+    let st = e.update(
+        "v",
+        &policy_template("v2", "db-renamed", "a1", false),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "UPDATE_COMPLETE");
+}
