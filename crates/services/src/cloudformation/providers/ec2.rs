@@ -6,7 +6,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{is_not_found, prop, req_prop, scalar, str_list, Created, PCtx, Provider};
+use super::{
+    ignore_missing, is_not_found, prop, req_prop, scalar, str_list, Created, PCtx, Provider,
+};
 
 // ---------------------------------------------------------------- helpers
 
@@ -67,15 +69,6 @@ fn int_prop(props: &Value, k: &str) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
-}
-
-/// Treats "already gone" as success (delete handlers).
-fn gone_ok(r: Result<Value, String>) -> Result<(), String> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
@@ -222,7 +215,7 @@ impl Provider for Vpc {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteVpc", json!({ "VpcId": id })))
+        ignore_missing(cx.call("ec2", "DeleteVpc", json!({ "VpcId": id })))
     }
 }
 
@@ -324,7 +317,7 @@ impl Provider for Subnet {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteSubnet", json!({ "SubnetId": id })))
+        ignore_missing(cx.call("ec2", "DeleteSubnet", json!({ "SubnetId": id })))
     }
 }
 
@@ -385,7 +378,7 @@ impl Provider for RouteTable {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteRouteTable", json!({ "RouteTableId": id })))
+        ignore_missing(cx.call("ec2", "DeleteRouteTable", json!({ "RouteTableId": id })))
     }
 }
 
@@ -552,7 +545,7 @@ impl Provider for SubnetRouteTableAssociation {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call(
+        ignore_missing(cx.call(
             "ec2",
             "DisassociateRouteTable",
             json!({ "AssociationId": id }),
@@ -599,7 +592,7 @@ impl Provider for InternetGateway {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call(
+        ignore_missing(cx.call(
             "ec2",
             "DeleteInternetGateway",
             json!({ "InternetGatewayId": id }),
@@ -744,7 +737,7 @@ impl Provider for Eip {
         let Some(alloc) = a.get("AllocationId").map(scalar) else {
             return Ok(());
         };
-        gone_ok(cx.call("ec2", "ReleaseAddress", json!({ "AllocationId": alloc })))
+        ignore_missing(cx.call("ec2", "ReleaseAddress", json!({ "AllocationId": alloc })))
     }
 }
 
@@ -811,7 +804,7 @@ impl Provider for NatGateway {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteNatGateway", json!({ "NatGatewayId": id })))
+        ignore_missing(cx.call("ec2", "DeleteNatGateway", json!({ "NatGatewayId": id })))
     }
 }
 
@@ -996,7 +989,7 @@ impl Provider for SecurityGroup {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteSecurityGroup", json!({ "GroupId": id })))
+        ignore_missing(cx.call("ec2", "DeleteSecurityGroup", json!({ "GroupId": id })))
     }
 }
 
@@ -1382,7 +1375,7 @@ impl Provider for DhcpOptions {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        gone_ok(cx.call("ec2", "DeleteDhcpOptions", json!({ "DhcpOptionsId": id })))
+        ignore_missing(cx.call("ec2", "DeleteDhcpOptions", json!({ "DhcpOptionsId": id })))
     }
 }
 
@@ -1438,7 +1431,7 @@ impl Provider for VpcDhcpOptionsAssociation {
             return Ok(());
         };
         // Back to the region's default set (as AWS's handler does).
-        gone_ok(cx.call(
+        ignore_missing(cx.call(
             "ec2",
             "AssociateDhcpOptions",
             json!({"DhcpOptionsId": "default", "VpcId": vpc}),

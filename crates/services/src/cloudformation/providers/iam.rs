@@ -3,7 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    doc_text, is_not_found, kv_tags, prop, req_prop, scalar, str_list, Created, PCtx, Provider,
+    doc_text, ignore_missing, is_not_found, kv_tags, prop, req_prop, scalar, str_list, Created,
+    PCtx, Provider,
 };
 
 pub(crate) struct Role;
@@ -13,14 +14,6 @@ pub(crate) struct InstanceProfile;
 pub(crate) struct User;
 pub(crate) struct Group;
 pub(crate) struct AccessKey;
-
-fn ignore_missing(r: Result<Value, String>) -> Result<(), String> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
 
 /// `{PolicyName, PolicyDocument}` list of a Role/User/Group.
 fn inline_policies(props: &Value) -> Vec<(String, String)> {
@@ -254,12 +247,7 @@ impl Provider for Role {
         }
         if old.get("Tags") != new.get("Tags") {
             let tags = cx.merged_tags(new);
-            let old_keys: Vec<String> = cx
-                .merged_tags(old)
-                .into_iter()
-                .map(|(k, _)| k)
-                .filter(|k| !tags.iter().any(|(n, _)| n == k))
-                .collect();
+            let old_keys = cx.removed_tag_keys(old, &tags);
             if !old_keys.is_empty() {
                 cx.call(
                     "iam",

@@ -2,7 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{doc_text, is_not_found, prop, req_prop, scalar, Created, PCtx, Provider};
+use super::{
+    doc_text, ignore_missing, is_not_found, prop, req_prop, scalar, Created, PCtx, Provider,
+};
 
 pub(crate) struct Key;
 pub(crate) struct Alias;
@@ -138,12 +140,7 @@ impl Provider for Key {
         }
         if old.get("Tags") != new.get("Tags") {
             let tags = cx.merged_tags(new);
-            let gone: Vec<String> = cx
-                .merged_tags(old)
-                .into_iter()
-                .map(|(k, _)| k)
-                .filter(|k| !tags.iter().any(|(n, _)| n == k))
-                .collect();
+            let gone = cx.removed_tag_keys(old, &tags);
             if !gone.is_empty() {
                 cx.call(
                     "kms",
@@ -234,10 +231,6 @@ impl Provider for Alias {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        match cx.call("kms", "DeleteAlias", json!({"AliasName": id})) {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        ignore_missing(cx.call("kms", "DeleteAlias", json!({"AliasName": id})))
     }
 }

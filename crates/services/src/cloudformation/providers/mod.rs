@@ -58,6 +58,15 @@ impl PCtx<'_> {
         gen_name(self.stack_name, self.logical_id, limit, lower)
     }
 
+    /// Keys tagged under `old` properties that `new` (its merged tags) drops.
+    pub fn removed_tag_keys(&self, old: &Value, new: &[(String, String)]) -> Vec<String> {
+        self.merged_tags(old)
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !new.iter().any(|(n, _)| n == k))
+            .collect()
+    }
+
     /// Stack tags as `[{Key, Value}]` merged with the resource's own `Tags`.
     pub fn merged_tags(&self, props: &Value) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self.tags.to_vec();
@@ -238,6 +247,15 @@ pub(crate) fn handler_message(service: &str, e: &AwsError) -> String {
 /// True when a handler message reports that the resource is already gone.
 pub(crate) fn is_not_found(msg: &str) -> bool {
     msg.contains("HandlerErrorCode: NotFound")
+}
+
+/// A delete-style call's outcome where "already gone" counts as done.
+pub(crate) fn ignore_missing(r: Result<Value, String>) -> Result<(), String> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 const NAME_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

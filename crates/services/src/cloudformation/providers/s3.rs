@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{doc_text, is_not_found, kv_tags, prop, req_prop, scalar, Created, PCtx, Provider};
+use super::{doc_text, ignore_missing, kv_tags, prop, req_prop, scalar, Created, PCtx, Provider};
 
 pub(crate) struct Bucket;
 pub(crate) struct BucketPolicy;
@@ -277,11 +277,7 @@ impl Provider for Bucket {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        match cx.call("s3", "DeleteBucket", json!({"Bucket": id})) {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        ignore_missing(cx.call("s3", "DeleteBucket", json!({"Bucket": id})))
     }
 }
 
@@ -332,10 +328,6 @@ impl Provider for BucketPolicy {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        match cx.call("s3", "DeleteBucketPolicy", json!({"Bucket": id})) {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        ignore_missing(cx.call("s3", "DeleteBucketPolicy", json!({"Bucket": id})))
     }
 }

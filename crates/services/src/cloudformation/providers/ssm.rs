@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{is_not_found, prop, req_prop, scalar, Created, PCtx, Provider};
+use super::{ignore_missing, prop, req_prop, scalar, Created, PCtx, Provider};
 
 pub(crate) struct Parameter;
 
@@ -107,10 +107,6 @@ impl Provider for Parameter {
         _p: &Value,
         _a: &Map<String, Value>,
     ) -> Result<(), String> {
-        match cx.call("ssm", "DeleteParameter", json!({"Name": id})) {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        ignore_missing(cx.call("ssm", "DeleteParameter", json!({"Name": id})))
     }
 }
