@@ -8,7 +8,7 @@
 //! request with SigV4 (using `ironsage-sigv4`'s key derivation).
 //!
 //! ```text
-//! ironsage-bench [--suite foundation|data|ec2|cfn] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--out FILE]
+//! ironsage-bench [--suite foundation|data|ec2|cfn] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--sse-kms] [--phases small,big,kms] [--out FILE]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -534,7 +534,22 @@ fn measure(t: &Target, seconds: f64) -> Result<Value> {
     }))
 }
 
-fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64, sse_kms: bool) -> Result<Value> {
+/// Which phases of the data suite run (`--phases small,big,kms`; all by
+/// default): profiling one phase is easier without the others.
+#[derive(Clone, Copy)]
+struct Phases {
+    small: bool,
+    big: bool,
+    kms: bool,
+}
+
+fn measure_s3_kms(
+    t: &Target,
+    seconds: f64,
+    big_mib: u64,
+    sse_kms: bool,
+    phases: Phases,
+) -> Result<Value> {
     let port = t.port;
     let pid = t.child.id();
     let bucket = format!("bench-{}", rand::random::<u32>());
@@ -547,12 +562,13 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64, sse_kms: bool) -> Resu
     let b1 = bucket.clone();
     let put: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |c, i| signed_s3(port, "PUT", &format!("/{b1}/k-{c}-{i}"), &kib));
-    let puts = load(t, 1, seconds, 20_000, put);
+    let small_secs = if phases.small { seconds } else { 0.0 };
+    let puts = load(t, 1, small_secs, 20_000, put);
     let b2 = bucket.clone();
     let n = puts.ok.max(1);
     let get: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, i| signed_s3(port, "GET", &format!("/{b2}/k-0-{}", i % n), b""));
-    let gets = load(t, 1, seconds, 20_000, get);
+    let gets = load(t, 1, small_secs, 20_000, get);
     let per = |r: &LoadResult| {
         if r.ok + r.errors == 0 {
             0.0
@@ -605,8 +621,12 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64, sse_kms: bool) -> Resu
         }
         Ok((big_mib as f64 / put_secs, big_mib as f64 / get_secs, rss))
     };
-    let (big_put, big_get, big_rss) = big("big", &[])?;
-    let sse = if sse_kms {
+    let (big_put, big_get, big_rss) = if phases.big {
+        big("big", &[])?
+    } else {
+        (0.0, 0.0, 0.0)
+    };
+    let sse = if sse_kms && phases.big {
         Some(big(
             "big-kms",
             &[("x-amz-server-side-encryption", "aws:kms".to_string())],
@@ -629,11 +649,12 @@ fn measure_s3_kms(t: &Target, seconds: f64, big_mib: u64, sse_kms: bool) -> Resu
     let e2 = enc_body.clone();
     let enc: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Encrypt", &e2));
-    let encs = load(t, 1, seconds, 20_000, enc);
+    let kms_secs = if phases.kms { seconds } else { 0.0 };
+    let encs = load(t, 1, kms_secs, 20_000, enc);
     let dec_body = format!(r#"{{"CiphertextBlob":"{blob}"}}"#);
     let dec: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Decrypt", &dec_body));
-    let decs = load(t, 1, seconds, 20_000, dec);
+    let decs = load(t, 1, kms_secs, 20_000, dec);
     let mut out = json!({
         "server": t.name,
         "cpu_us_per_put_object_1kib": per(&puts),
@@ -1185,6 +1206,11 @@ fn main() -> Result<()> {
     let mut suite = "foundation".to_string();
     let mut big_mib: u64 = 256;
     let mut sse_kms = false;
+    let mut phases = Phases {
+        small: true,
+        big: true,
+        kms: true,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1196,13 +1222,21 @@ fn main() -> Result<()> {
             "--suite" => suite = it.next().context("--suite foundation|data")?.clone(),
             "--big-mib" => big_mib = it.next().context("--big-mib N")?.parse()?,
             "--sse-kms" => sse_kms = true,
+            "--phases" => {
+                let list = it.next().context("--phases small,big,kms")?;
+                phases = Phases {
+                    small: list.split(',').any(|p| p == "small"),
+                    big: list.split(',').any(|p| p == "big"),
+                    kms: list.split(',').any(|p| p == "kms"),
+                };
+            }
             other => bail!("unknown argument {other}"),
         }
     }
     let run = |t: &Target| -> Result<Value> {
         match suite.as_str() {
             "foundation" => measure(t, seconds),
-            "data" => measure_s3_kms(t, seconds, big_mib, sse_kms),
+            "data" => measure_s3_kms(t, seconds, big_mib, sse_kms, phases),
             "ec2" => measure_ec2(t),
             "cfn" => measure_cfn(t),
             other => bail!("unknown suite {other} (foundation, data, ec2, cfn)"),

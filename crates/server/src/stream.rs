@@ -347,16 +347,28 @@ fn streams_input(parts: &http::request::Parts, head: &Classified) -> bool {
     wire::resolve_operation(model, &probe).is_ok_and(|op| has_streaming_input(op, model))
 }
 
+/// A request's streaming payload as the handler gets it.
+struct Payload {
+    reader: Option<BodyReader>,
+    /// The payload is small and already in memory: the handler need not
+    /// leave the connection's thread.
+    in_memory: bool,
+}
+
 /// Runs the handler on the blocking pool and shapes the answer.
 async fn dispatch(
     app: Arc<App>,
     head: Classified,
     key: Arc<ironsage_services::credentials::AccessKey>,
     prepared: crate::gateway::Prepared,
-    body: Option<BodyReader>,
+    body: Payload,
     fault: BodyFault,
     request_id: String,
 ) -> HttpResponse {
+    let Payload {
+        reader: body,
+        in_memory: small_body,
+    } = body;
     let info = head.info;
     let is_head = head.is_head;
     let model = prepared.model;
@@ -376,9 +388,10 @@ async fn dispatch(
             .call_stream(&ctx, &op.name, prepared.input, body)
     };
     // Reads only look up a row and open a file (the bytes stream later, from
-    // the blocking pool when large): run them here, as the buffered services
+    // the blocking pool when large), and a write whose body is already in
+    // memory is one transaction: run them here, as the buffered services
     // run, rather than paying two thread hand-offs per request.
-    let inline = matches!(op.name.as_str(), "GetObject" | "HeadObject");
+    let inline = small_body || matches!(op.name.as_str(), "GetObject" | "HeadObject");
     let result: Result<Reply, AwsError> = if inline {
         run()
     } else {
@@ -554,7 +567,8 @@ pub async fn handle_streaming(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         };
-        let reader: BodyReader = if declared.is_some_and(|n| n <= SMALL_BODY) {
+        let small_body = declared.is_some_and(|n| n <= SMALL_BODY);
+        let reader: BodyReader = if small_body {
             // A small body is received and verified whole before the
             // handler starts (a lying Content-Length is caught by hyper and
             // by the handler's length check, as for a streamed body).
@@ -573,26 +587,43 @@ pub async fn handle_streaming(
             head,
             authn.key,
             prepared,
-            Some(reader),
+            Payload {
+                reader: Some(reader),
+                in_memory: small_body,
+            },
             fault,
             request_id,
         )
         .await;
     }
+    // No body at all (GET, HEAD, DELETE), signed as empty or unsigned:
+    // nothing to pump.
+    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let empty = http_body::Body::is_end_stream(&body)
+        && decoder.is_none()
+        && trailer.is_none()
+        && match &mode {
+            sigv4::PayloadHash::Hex(h) => h.eq_ignore_ascii_case(EMPTY_SHA256),
+            _ => true,
+        };
     // A small body (XML configuration, DeleteObjects): collect it through
     // the same decoder, bounded.
-    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-    tokio::spawn(pump(
-        body,
-        tx,
-        mode,
-        decoder,
-        trailer.clone(),
-        Arc::clone(&fault),
-    ));
-    let buf = match collect(&mut rx, &fault, &head, &request_id).await {
-        Ok(b) => b,
-        Err(r) => return r,
+    let buf = if empty {
+        Vec::new()
+    } else {
+        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+        tokio::spawn(pump(
+            body,
+            tx,
+            mode,
+            decoder,
+            trailer.clone(),
+            Arc::clone(&fault),
+        ));
+        match collect(&mut rx, &fault, &head, &request_id).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        }
     };
     let prepared = match prepare(
         &app,
@@ -606,7 +637,12 @@ pub async fn handle_streaming(
         Ok(p) => p,
         Err(r) => return to_http(r),
     };
-    dispatch(app, head, authn.key, prepared, None, fault, request_id).await
+    // Not run inline: CopyObject / UploadPartCopy copy whole objects.
+    let none = Payload {
+        reader: None,
+        in_memory: false,
+    };
+    dispatch(app, head, authn.key, prepared, none, fault, request_id).await
 }
 
 /// Streaming services whose client declared no payload hash: the body was
@@ -638,7 +674,12 @@ pub async fn handle_buffered_streaming(
         Err(r) => return to_http(r),
     };
     let fault: BodyFault = Arc::new(Mutex::new(None));
+    let small_body = streaming && body.len() as u64 <= SMALL_BODY;
     let reader: Option<BodyReader> =
         streaming.then(|| Box::new(std::io::Cursor::new(body)) as BodyReader);
-    dispatch(app, head, authn.key, prepared, reader, fault, request_id).await
+    let payload = Payload {
+        reader,
+        in_memory: small_body,
+    };
+    dispatch(app, head, authn.key, prepared, payload, fault, request_id).await
 }

@@ -54,16 +54,26 @@ pub fn account_id() -> String {
 
 /// A request id in UUID form.
 pub fn request_id() -> String {
+    // Built in one buffer: this runs once per request.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let b: [u8; 16] = rand::thread_rng().gen();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(13..16).unwrap_or_default(),
-        h.get(17..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    )
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        match i {
+            4 | 8 | 10 => out.push('-'),
+            6 => out.push_str("-4"),
+            _ => {}
+        }
+        // The version and variant nibbles replace the first hex digit of
+        // bytes 6 and 8 (a UUID-4 shape).
+        if i != 6 && i != 8 {
+            out.push(char::from(HEX[usize::from(x >> 4)]));
+        } else if i == 8 {
+            out.push('a');
+        }
+        out.push(char::from(HEX[usize::from(x & 15)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -80,6 +90,14 @@ mod tests {
         let acct = account_id();
         assert_eq!(acct.len(), 12);
         assert!(acct.chars().all(|c| c.is_ascii_digit()));
-        assert_eq!(request_id().len(), 36);
+        let rid = request_id();
+        assert_eq!(rid.len(), 36);
+        let groups: Vec<&str> = rid.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(groups[2].starts_with('4') && groups[3].starts_with('a'));
+        assert!(rid.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
     }
 }

@@ -241,6 +241,37 @@ pub fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str)
     }
 }
 
+/// Signing keys derived recently on this thread: a key is valid for a whole
+/// day, and one caller sends many requests with the same scope, so the four
+/// chained HMACs run once per (secret, scope) rather than per request.
+const KEY_CACHE_MAX: usize = 64;
+
+type KeyCache = std::collections::HashMap<(String, String), SigningKey>;
+
+thread_local! {
+    static KEY_CACHE: std::cell::RefCell<KeyCache> =
+        std::cell::RefCell::new(KeyCache::new());
+}
+
+/// [`derive_signing_key`], from this thread's cache when it derived the same
+/// key recently.
+pub fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let k = (secret.to_string(), scope);
+    if let Some(hit) = KEY_CACHE.with(|c| c.borrow().get(&k).cloned()) {
+        return hit;
+    }
+    let key = derive_signing_key(secret, date, region, service);
+    KEY_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEY_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(k, key.clone());
+    });
+    key
+}
+
 /// Maximum `X-Amz-Expires` (one week).
 pub const MAX_EXPIRES_SECS: u64 = 604_800;
 
@@ -272,7 +303,7 @@ pub fn verify(
     }
     check_time(auth, now)?;
 
-    let key = derive_signing_key(
+    let key = cached_signing_key(
         secret_access_key,
         &auth.credential.date,
         &auth.credential.region,
@@ -459,6 +490,10 @@ pub fn fuzz_parse(data: &[u8]) {
         PayloadHash::StreamingUnsignedTrailer,
     ] {
         let key = derive_signing_key("secret", "20150830", "us-east-1", "s3");
+        assert!(cached_signing_key("secret", "20150830", "us-east-1", "s3") == key);
+        assert!(cached_signing_key("secret", "20150830", "us-east-1", "s3") == key);
+        assert!(cached_signing_key("other", "20150830", "us-east-1", "s3") != key);
+        assert!(cached_signing_key("secret", "20150831", "us-east-1", "s3") != key);
         let scope = key.scope().to_string();
         let mut dec = ChunkedDecoder::new(mode, Some(key), "seed", "20150830T123600Z", &scope)
             .with_decoded_content_length(Some(16));

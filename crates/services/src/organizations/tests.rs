@@ -362,9 +362,14 @@ fn ous_move_account_and_scp_chain() {
     );
 
     let chain = w.orgs.scp_chain(&member).unwrap();
+    // Order within a level carries no meaning (policy ids are random).
     let ids: Vec<Vec<&str>> = chain
         .iter()
-        .map(|l| l.iter().map(|(id, _)| id.as_str()).collect())
+        .map(|l| {
+            let mut level: Vec<&str> = l.iter().map(|(id, _)| id.as_str()).collect();
+            level.sort_unstable();
+            level
+        })
         .collect();
     let deny_arn = format!(
         "arn:aws:organizations::{MGMT}:policy/{}/service_control_policy/{deny_id}",
@@ -374,7 +379,11 @@ fn ous_move_account_and_scp_chain() {
         ids,
         vec![
             vec![FULL_ACCESS_ARN],
-            vec![FULL_ACCESS_ARN, deny_arn.as_str()],
+            {
+                let mut level = vec![FULL_ACCESS_ARN, deny_arn.as_str()];
+                level.sort_unstable();
+                level
+            },
             vec![FULL_ACCESS_ARN],
         ]
     );

@@ -49,6 +49,10 @@ pub(crate) struct Expect {
     /// The ETag is not an MD5 of the data (SSE-KMS objects, as on AWS): the
     /// MD5 is computed only to verify a `Content-MD5` that was sent.
     pub opaque_etag: bool,
+    /// A body of declared length at most [`super::INLINE_MAX`] may be kept
+    /// inline in its row (objects; not parts, whose blobs are concatenated
+    /// by reference).
+    pub inline: bool,
 }
 
 impl Expect {
@@ -61,6 +65,7 @@ impl Expect {
             algorithm: super::s(input, "ChecksumAlgorithm").map(str::to_ascii_uppercase),
             checksum: None,
             opaque_etag: false,
+            inline: false,
         };
         for (member, algo) in [
             ("ChecksumCRC32", "CRC32"),
@@ -84,6 +89,32 @@ impl Expect {
             }
         }
         Ok(e)
+    }
+}
+
+/// Where a body's stored bytes go: a blob file, or memory for a blob kept
+/// inline in its row.
+enum Sink {
+    File(ironsage_store::blobs::BlobWriter),
+    Inline(Vec<u8>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Inline(v) => {
+                v.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Inline(_) => Ok(()),
+        }
     }
 }
 
@@ -120,7 +151,15 @@ impl S3 {
             }
             None => None,
         };
-        let mut w = self.blobs.begin().map_err(super::internal_store)?;
+        let inline = expect.inline
+            && expect
+                .content_length
+                .is_some_and(|l| l <= super::INLINE_MAX);
+        let mut w = if inline {
+            Sink::Inline(Vec::new())
+        } else {
+            Sink::File(self.blobs.begin().map_err(super::internal_store)?)
+        };
         let mut md5 = (!expect.opaque_etag || expected_md5.is_some()).then(Md5::new);
         let mut crc = match expect.algorithm.as_deref() {
             Some("CRC32") => Some(Crc32::ieee()),
@@ -128,10 +167,13 @@ impl S3 {
             _ => None,
         };
         // The blob id is chosen first: encrypted frames are bound to it.
-        let id = self
-            .blobs
-            .new_id(&super::random_id())
-            .map_err(super::internal_store)?;
+        let id = if inline {
+            super::random_id()
+        } else {
+            self.blobs
+                .new_id(&super::random_id())
+                .map_err(super::internal_store)?
+        };
         let mut enc = key.map(|k| FrameEncryptor::new(k, id.as_bytes()));
         let mut sealed: Vec<u8> = Vec::new();
         let mut size = 0u64;
@@ -169,6 +211,9 @@ impl S3 {
                 c.update(chunk);
             }
             size += n as u64;
+            if inline && expect.content_length.is_some_and(|l| size > l) {
+                return Err(incomplete());
+            }
             match enc.as_mut() {
                 Some(e) => {
                     sealed.clear();
@@ -219,9 +264,15 @@ impl S3 {
             }
             _ => None,
         };
-        w.finish(&id).map_err(super::internal_store)?;
+        let inline = match w {
+            Sink::Inline(bytes) => Some(B64.encode(bytes)),
+            Sink::File(f) => {
+                f.finish(&id).map_err(super::internal_store)?;
+                None
+            }
+        };
         Ok(Stored {
-            blob: BlobRef { id, size },
+            blob: BlobRef { id, size, inline },
             md5: digest,
             checksum,
         })
@@ -254,6 +305,7 @@ impl S3 {
                 from,
                 len: to - from,
                 size: b.size,
+                inline: b.inline.clone(),
             });
         }
         let mut r = MultiReader {
@@ -289,16 +341,51 @@ struct Seg {
     from: u64,
     len: u64,
     size: u64,
+    /// Base64 of the stored bytes of an inline blob.
+    inline: Option<String>,
+}
+
+/// A blob's stored bytes: its file, or its inline bytes.
+enum Source {
+    File(File),
+    Mem(io::Cursor<Vec<u8>>),
+}
+
+impl Source {
+    fn len(&self) -> io::Result<u64> {
+        match self {
+            Source::File(f) => Ok(f.metadata()?.len()),
+            Source::Mem(c) => Ok(c.get_ref().len() as u64),
+        }
+    }
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::File(f) => f.read(buf),
+            Source::Mem(c) => c.read(buf),
+        }
+    }
+}
+
+impl Seek for Source {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Source::File(f) => f.seek(pos),
+            Source::Mem(c) => c.seek(pos),
+        }
+    }
 }
 
 enum Cur {
-    Plain(io::Take<File>),
+    Plain(io::Take<Source>),
     Sealed(Box<Frames>),
 }
 
 /// Decrypts one blob's frames in order, holding one frame at a time.
 struct Frames {
-    file: File,
+    file: Source,
     dec: FrameDecryptor,
     prefix: [u8; 4],
     /// Next frame to decrypt.
@@ -317,8 +404,8 @@ fn integrity(what: impl std::fmt::Display) -> io::Error {
 }
 
 impl Frames {
-    fn open(mut file: File, key: &[u8; 32], seg: &Seg) -> io::Result<Frames> {
-        let disk = file.metadata()?.len();
+    fn open(mut file: Source, key: &[u8; 32], seg: &Seg) -> io::Result<Frames> {
+        let disk = file.len()?;
         if disk != encrypted_len(seg.size) {
             return Err(integrity(format!(
                 "encrypted blob {} is {disk} bytes, expected {}",
@@ -392,7 +479,13 @@ impl MultiReader {
     fn advance(&mut self) -> io::Result<()> {
         self.cur = None;
         if let Some(seg) = self.segs.pop_front() {
-            let mut f = self.store.open_blob(&seg.id).map_err(io::Error::other)?;
+            let mut f = match &seg.inline {
+                Some(b64) => Source::Mem(io::Cursor::new(
+                    B64.decode(b64)
+                        .map_err(|e| integrity(format!("inline blob {}: {e}", seg.id)))?,
+                )),
+                None => Source::File(self.store.open_blob(&seg.id).map_err(io::Error::other)?),
+            };
             let cur = match &self.key {
                 Some(k) => Cur::Sealed(Box::new(Frames::open(f, k, &seg)?)),
                 None => {

@@ -13,7 +13,14 @@
 //! row references its blobs by id. Order for every write: blob durable, row
 //! committed, then the answer; blobs a committed change no longer references
 //! are removed after the commit, and [`S3::open`] sweeps whatever a crash
-//! left behind.
+//! left behind. An object of at most [`INLINE_MAX`] bytes (its bytes as
+//! stored: ciphertext when encrypted) is kept inside its version row
+//! instead, as Garage does below its inline threshold: the PUT is one
+//! transaction, with no file to create, sync, rename or sweep.
+//!
+//! Object rows read by a request (its authorization reads the object's tags
+//! and encryption, the handler its version) come from a small cache that
+//! every committed S3 write invalidates.
 
 mod authz;
 mod body;
@@ -49,6 +56,13 @@ const OBJ: &str = "obj";
 const UPLOAD: &str = "upload";
 const PART: &str = "part";
 
+/// Largest object kept inline in its row (bytes as stored).
+pub(crate) const INLINE_MAX: u64 = 4096;
+/// Approximate bytes of object rows the cache holds before it evicts.
+const OBJ_CACHE_BYTES: usize = 32 << 20;
+/// Rows larger than this (approximately) are not cached.
+const OBJ_CACHE_DOC_BYTES: usize = 256 * 1024;
+
 /// The S3 service.
 #[derive(Debug)]
 pub struct S3 {
@@ -65,6 +79,82 @@ pub struct S3 {
     /// it commits, so an entry read before it is never served after it.
     buckets: RwLock<HashMap<String, (u64, Arc<Bucket>)>>,
     bucket_gen: AtomicU64,
+    /// Object rows by (bucket, key) as last committed; see [`ObjCache`].
+    objs: Mutex<ObjCache>,
+    /// Tickets taken by writes inside their transaction, so in commit order.
+    write_ticket: AtomicU64,
+}
+
+/// Object rows as committed, `None` for an absent key.
+///
+/// Every S3 write takes a ticket inside its transaction and, once it has
+/// committed, applies itself here: a write of one object row
+/// ([`S3::write_object`]) stores the new row if no later write applied
+/// first (else drops the key), any other write empties the cache. A read
+/// fills the cache only if no write applied since it began, and a read that
+/// raced a committed-but-unapplied write is overwritten when that write
+/// applies: the cache never serves a row older than the last applied write.
+#[derive(Debug, Default)]
+struct ObjCache {
+    /// Highest ticket applied.
+    applied: u64,
+    /// Bumped by every applied write.
+    epoch: u64,
+    /// Approximate bytes held.
+    bytes: usize,
+    rows: HashMap<ObjKey, (Option<Arc<ObjDoc>>, usize)>,
+}
+
+/// (bucket, key).
+type ObjKey = (String, String);
+
+impl ObjCache {
+    fn insert(&mut self, k: ObjKey, doc: Option<Arc<ObjDoc>>) {
+        let cost = 128
+            + k.0.len()
+            + k.1.len()
+            + doc.as_ref().map_or(0, |d| {
+                d.versions
+                    .iter()
+                    .map(|v| {
+                        512 + v
+                            .blobs
+                            .iter()
+                            .map(|b| 64 + b.inline.as_ref().map_or(0, String::len))
+                            .sum::<usize>()
+                    })
+                    .sum()
+            });
+        self.remove(&k);
+        if cost > OBJ_CACHE_DOC_BYTES {
+            return;
+        }
+        if self.bytes + cost > OBJ_CACHE_BYTES {
+            // Evict about an eighth, in the map's (arbitrary) order: close
+            // to random eviction, without bookkeeping on every hit.
+            let target = OBJ_CACHE_BYTES - OBJ_CACHE_BYTES / 8;
+            let mut freed = Vec::new();
+            let mut bytes = self.bytes;
+            for (key, (_, c)) in &self.rows {
+                if bytes <= target {
+                    break;
+                }
+                bytes -= c;
+                freed.push(key.clone());
+            }
+            for key in freed {
+                self.remove(&key);
+            }
+        }
+        self.bytes += cost;
+        self.rows.insert(k, (doc, cost));
+    }
+
+    fn remove(&mut self, k: &ObjKey) {
+        if let Some((_, c)) = self.rows.remove(k) {
+            self.bytes -= c;
+        }
+    }
 }
 
 /// Bucket rows cached before the cache is cleared.
@@ -96,6 +186,18 @@ pub(crate) struct Bucket {
 pub(crate) struct BlobRef {
     pub id: String,
     pub size: u64,
+    /// The bytes as stored (base64; sealed frames when encrypted) of a blob
+    /// kept inline in its row rather than in a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+}
+
+/// The ids of a version's blobs that are files (inline ones need no removal).
+pub(crate) fn file_blob_ids(v: &Version) -> impl Iterator<Item = String> + '_ {
+    v.blobs
+        .iter()
+        .filter(|b| b.inline.is_none())
+        .map(|b| b.id.clone())
 }
 
 /// One version of an object (or a delete marker).
@@ -325,6 +427,8 @@ impl S3 {
             kms,
             buckets: RwLock::new(HashMap::new()),
             bucket_gen: AtomicU64::new(0),
+            objs: Mutex::new(ObjCache::default()),
+            write_ticket: AtomicU64::new(0),
         })
     }
 
@@ -334,9 +438,57 @@ impl S3 {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
-        let out = self.store.write(f);
+        let out = self.write(f);
         self.bucket_gen.fetch_add(1, Ordering::AcqRel);
-        out.map_err(internal)?
+        out
+    }
+
+    /// Applies a finished write to the object-row cache (see [`ObjCache`]):
+    /// `through` is the one object row it wrote, `None` for any other write.
+    fn objs_applied(&self, ticket: u64, through: Option<(ObjKey, Arc<ObjDoc>)>) {
+        let Ok(mut c) = self.objs.lock() else {
+            return;
+        };
+        match through {
+            Some((k, doc)) if ticket > c.applied => c.insert(k, Some(doc)),
+            Some((k, _)) => c.remove(&k),
+            None => {
+                c.rows.clear();
+                c.bytes = 0;
+            }
+        }
+        c.applied = c.applied.max(ticket);
+        c.epoch = c.epoch.wrapping_add(1);
+    }
+
+    /// [`S3::write`] for a change to exactly one object row, which `f`
+    /// returns with its result: the row goes into the cache as committed.
+    pub(crate) fn write_object<T>(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: impl FnOnce(&Tx<'_>) -> Result<(T, ObjDoc), AwsError>,
+    ) -> Result<T, AwsError> {
+        let mut ticket = 0;
+        let out = self.store.write(|tx| {
+            ticket = self.write_ticket.fetch_add(1, Ordering::AcqRel) + 1;
+            f(tx)
+        });
+        match out {
+            Ok(Ok((v, doc))) => {
+                let k = (bucket.to_string(), key.to_string());
+                self.objs_applied(ticket, Some((k, Arc::new(doc))));
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.objs_applied(ticket, None);
+                Err(e)
+            }
+            Err(e) => {
+                self.objs_applied(ticket, None);
+                Err(internal(e))
+            }
+        }
     }
 
     /// Runs `f` in one write transaction; store failures become
@@ -345,7 +497,13 @@ impl S3 {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
-        self.store.write(f).map_err(internal)?
+        let mut ticket = 0;
+        let out = self.store.write(|tx| {
+            ticket = self.write_ticket.fetch_add(1, Ordering::AcqRel) + 1;
+            f(tx)
+        });
+        self.objs_applied(ticket, None);
+        out.map_err(internal)?
     }
 
     pub(crate) fn bucket(&self, name: &str) -> Result<Arc<Bucket>, AwsError> {
@@ -376,14 +534,32 @@ impl S3 {
         Ok(Some(b))
     }
 
-    pub(crate) fn obj(&self, bucket: &str, key: &str) -> Result<Option<ObjDoc>, AwsError> {
-        match self.store.get(OBJ, bucket, key).map_err(internal)? {
-            Some(row) => Ok(Some(serde_json::from_value(row.doc).map_err(corrupt)?)),
-            None => Ok(None),
+    /// An object's row as committed (cached; see [`ObjCache`]).
+    pub(crate) fn obj(&self, bucket: &str, key: &str) -> Result<Option<Arc<ObjDoc>>, AwsError> {
+        let cache_key = (bucket.to_string(), key.to_string());
+        let epoch = match self.objs.lock() {
+            Ok(c) => {
+                if let Some((hit, _)) = c.rows.get(&cache_key) {
+                    return Ok(hit.clone());
+                }
+                c.epoch
+            }
+            Err(_) => return Err(internal(StoreError::Poisoned)),
+        };
+        let doc: Option<Arc<ObjDoc>> = match self.store.get(OBJ, bucket, key).map_err(internal)? {
+            Some(row) => Some(Arc::new(serde_json::from_value(row.doc).map_err(corrupt)?)),
+            None => None,
+        };
+        if let Ok(mut c) = self.objs.lock() {
+            if c.epoch == epoch {
+                c.insert(cache_key, doc.clone());
+            }
         }
+        Ok(doc)
     }
 
-    /// Removes blobs after the change that dropped them committed.
+    /// Removes blobs after the change that dropped them committed (inline
+    /// blobs went with their row).
     pub(crate) fn drop_blobs(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
             if let Err(e) = self.blobs.remove(&id) {

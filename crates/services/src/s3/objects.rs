@@ -177,7 +177,7 @@ pub(crate) fn add_version(doc: &mut ObjDoc, bucket: &Bucket, mut new: Version) -
             new.id = "null".to_string();
             doc.versions.retain(|v| {
                 if v.id == "null" {
-                    dropped.extend(v.blobs.iter().map(|b| b.id.clone()));
+                    dropped.extend(super::file_blob_ids(v));
                     false
                 } else {
                     true
@@ -245,6 +245,7 @@ impl S3 {
             .unwrap_or_default();
         super::config::validate_object_tags(&tags)?;
         let mut expect = Expect::from_input(input)?;
+        expect.inline = true;
         let enc = self.write_key(ctx, &bucket, key, input)?;
         // As on AWS, an SSE-KMS object's ETag is not the MD5 of its data.
         expect.opaque_etag = enc
@@ -308,7 +309,7 @@ impl S3 {
         key: &str,
         version: Version,
     ) -> Result<(Bucket, Version, Vec<String>), AwsError> {
-        self.write(|tx| {
+        self.write_object(bname, key, |tx| {
             let row = tx
                 .get(super::BUCKET, super::GLOBAL, bname)
                 .map_err(internal_store)?
@@ -322,7 +323,7 @@ impl S3 {
             let v = doc.versions.first().cloned().unwrap_or_default();
             tx.put(OBJ, bname, key, None, &to_doc(&doc)?)
                 .map_err(internal_store)?;
-            Ok((bucket, v, dropped))
+            Ok(((bucket, v, dropped), doc))
         })
     }
 
@@ -332,7 +333,7 @@ impl S3 {
         let bucket = self.bucket(bname)?;
         let doc = self.obj(bname, key)?;
         let vid = s(input, "VersionId");
-        let v = pick(doc.as_ref(), key, vid)?;
+        let v = pick(doc.as_deref(), key, vid)?;
         if v.delete_marker {
             return Err(err(
                 "MethodNotAllowed",
@@ -439,7 +440,7 @@ impl S3 {
                     match doc.versions.iter().position(|v| v.id == vid) {
                         Some(i) => {
                             let v = doc.versions.remove(i);
-                            dropped.extend(v.blobs.iter().map(|b| b.id.clone()));
+                            dropped.extend(super::file_blob_ids(&v));
                             (v.delete_marker, Some(vid.to_string()))
                         }
                         // S3 answers success for a version that is not there.
@@ -448,7 +449,7 @@ impl S3 {
                 }
                 (None, None) => {
                     for v in doc.versions.drain(..) {
-                        dropped.extend(v.blobs.iter().map(|b| b.id.clone()));
+                        dropped.extend(super::file_blob_ids(&v));
                     }
                     (false, None)
                 }
@@ -573,7 +574,7 @@ impl S3 {
         let (sb, sk, svid) = Self::copy_source(input)?;
         let src_bucket = self.bucket(&sb)?;
         let doc = self.obj(&sb, &sk)?;
-        let v = pick(doc.as_ref(), &sk, svid.as_deref())?.clone();
+        let v = pick(doc.as_deref(), &sk, svid.as_deref())?.clone();
         if v.delete_marker {
             return Err(invalid_argument(
                 "The source of a copy request may not specifically refer to a delete marker by version id.",
@@ -613,6 +614,8 @@ impl S3 {
         let mut reader = self.reader(&src.blobs, 0, src.size, src_key.as_ref())?;
         let expect = super::body::Expect {
             algorithm: src.checksum.as_ref().map(|c| c.0.clone()),
+            content_length: Some(src.size),
+            inline: true,
             ..Default::default()
         };
         let stored = self.store_body(&mut reader, &expect, enc.as_ref().map(|e| &e.1))?;
@@ -727,7 +730,7 @@ impl S3 {
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
         let doc = self.obj(bname, key)?;
-        let v = pick(doc.as_ref(), key, s(input, "VersionId"))?;
+        let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
         let mut out = json!({"TagSet": crate::util::tags_value(&v.tags)});
         version_header(&bucket, v, &mut out);
         Ok(out)

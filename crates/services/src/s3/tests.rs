@@ -2057,3 +2057,178 @@ fn sse_c_and_bad_algorithms_are_refused() {
     let r = e.get(json!({"Bucket": "ccb", "Key": "plain", "SSECustomerAlgorithm": "AES256"}));
     assert_eq!(code(r), ("NotImplemented".into(), 501));
 }
+
+/// PutObject with its ContentLength declared, as the gateway passes it.
+fn put_sized(e: &Env, bucket: &str, key: &str, body: &[u8], extra: Value) -> Value {
+    let mut input = json!({"Bucket": bucket, "Key": key, "ContentLength": body.len()});
+    if let (Some(i), Some(x)) = (input.as_object_mut(), extra.as_object()) {
+        for (k, v) in x {
+            i.insert(k.clone(), v.clone());
+        }
+    }
+    e.stream("PutObject", input, body).unwrap().output
+}
+
+#[test]
+fn small_objects_live_inline_in_their_row() {
+    let e = env();
+    e.mk("inl");
+    // At the threshold: inline, no file; one byte more: a blob file.
+    let small: Vec<u8> = (0..super::INLINE_MAX).map(|i| (i % 251) as u8).collect();
+    let out = put_sized(&e, "inl", "small", &small, json!({}));
+    assert_eq!(out["ETag"], json!(format!("\"{}\"", hex(&md5(&small)))));
+    assert_eq!(e.blob_files(), 0);
+    let v = e.version("inl", "small");
+    assert_eq!(v.size, super::INLINE_MAX);
+    assert!(v.blobs[0].inline.is_some());
+    let big: Vec<u8> = (0..=super::INLINE_MAX).map(|i| (i % 13) as u8).collect();
+    put_sized(&e, "inl", "big", &big, json!({}));
+    assert_eq!(e.blob_files(), 1);
+    assert!(e.version("inl", "big").blobs[0].inline.is_none());
+    // Byte-exact reads, whole and ranged.
+    assert_eq!(
+        e.get(json!({"Bucket": "inl", "Key": "small"})).unwrap().1,
+        small
+    );
+    let (out, part) = e
+        .get(json!({"Bucket": "inl", "Key": "small", "Range": "bytes=100-199"}))
+        .unwrap();
+    assert_eq!(part, small[100..200].to_vec());
+    assert_eq!(out["ContentRange"], json!("bytes 100-199/4096"));
+    // A declared length the body does not match stores nothing.
+    let lie = e.stream(
+        "PutObject",
+        json!({"Bucket": "inl", "Key": "lie", "ContentLength": 10}),
+        b"0123456789AB",
+    );
+    assert_eq!(code(lie).0, "IncompleteBody");
+    assert!(e.s3.obj("inl", "lie").unwrap().is_none());
+    // Overwriting a file-backed object with a small one removes its file;
+    // deleting an inline one leaves nothing behind.
+    put_sized(&e, "inl", "big", b"now small", json!({}));
+    assert_eq!(e.blob_files(), 0);
+    assert_eq!(
+        e.get(json!({"Bucket": "inl", "Key": "big"})).unwrap().1,
+        b"now small"
+    );
+    e.call("DeleteObject", json!({"Bucket": "inl", "Key": "small"}))
+        .unwrap();
+    assert_eq!(
+        code(e.get(json!({"Bucket": "inl", "Key": "small"}))).0,
+        "NoSuchKey"
+    );
+    // Copies of small objects are inline too.
+    e.call(
+        "CopyObject",
+        json!({"Bucket": "inl", "Key": "copy", "CopySource": "inl/big"}),
+    )
+    .unwrap();
+    assert!(e.version("inl", "copy").blobs[0].inline.is_some());
+    assert_eq!(e.blob_files(), 0);
+    // Survives reopening the service (a restart).
+    let s3 = S3::open(&e.store, e.dir.path(), std::sync::Arc::clone(&e.kms)).unwrap();
+    let r = s3
+        .call_stream(
+            &e.ctx(),
+            "GetObject",
+            json!({"Bucket": "inl", "Key": "copy"}),
+            None,
+        )
+        .unwrap();
+    let mut b = Vec::new();
+    r.body.unwrap().reader.read_to_end(&mut b).unwrap();
+    assert_eq!(b, b"now small");
+}
+
+#[test]
+fn small_encrypted_objects_keep_no_plaintext_inline() {
+    let e = env();
+    e.mk("inl-sse");
+    let marker = b"INLINE-PLAINTEXT-MARKER-77ab";
+    let mut body = marker.to_vec();
+    body.extend_from_slice(&[b'.'; 500]);
+    let arn = e.kms_key("alias/inl");
+    put_sized(
+        &e,
+        "inl-sse",
+        "s3",
+        &body,
+        json!({"ServerSideEncryption": "AES256"}),
+    );
+    put_sized(
+        &e,
+        "inl-sse",
+        "kms",
+        &body,
+        json!({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": arn}),
+    );
+    for key in ["s3", "kms"] {
+        let v = e.version("inl-sse", key);
+        let stored = B64.decode(v.blobs[0].inline.as_ref().unwrap()).unwrap();
+        assert!(!stored.windows(marker.len()).any(|w| w == marker));
+        assert_eq!(
+            e.get(json!({"Bucket": "inl-sse", "Key": key})).unwrap().1,
+            body
+        );
+        let (_, part) = e
+            .get(json!({"Bucket": "inl-sse", "Key": key, "Range": "bytes=2-9"}))
+            .unwrap();
+        assert_eq!(part, body[2..10].to_vec());
+    }
+    // Neither the marker nor its base64 is anywhere in the data dir.
+    assert!(!e.on_disk(marker));
+    let b64 = B64.encode(&body);
+    assert!(!e.on_disk(&b64.as_bytes()[..24]));
+    assert_eq!(e.blob_files(), 0);
+}
+
+#[test]
+fn object_row_cache_never_outlives_a_committed_write() {
+    let e = std::sync::Arc::new(env());
+    e.mk("cache");
+    put_sized(&e, "cache", "k", b"v0", json!({}));
+    // Writers overwrite one key and tag another while readers fill the
+    // cache; afterwards every cached row equals the committed one.
+    std::thread::scope(|s| {
+        for w in 0..3 {
+            let e = &e;
+            s.spawn(move || {
+                for i in 0..40 {
+                    put_sized(e, "cache", "k", format!("w{w}-{i}").as_bytes(), json!({}));
+                    if i % 10 == 0 {
+                        e.call(
+                            "PutObjectTagging",
+                            json!({"Bucket": "cache", "Key": "k",
+                                   "Tagging": {"TagSet": [{"Key": "i", "Value": format!("{i}")}]}}),
+                        )
+                        .unwrap();
+                    }
+                }
+            });
+        }
+        for _ in 0..2 {
+            let e = &e;
+            s.spawn(move || {
+                for _ in 0..200 {
+                    let _ = e.get(json!({"Bucket": "cache", "Key": "k"})).unwrap();
+                }
+            });
+        }
+    });
+    let cached = e.s3.obj("cache", "k").unwrap().unwrap();
+    let row = e
+        .store
+        .service("s3")
+        .get("obj", "cache", "k")
+        .unwrap()
+        .unwrap();
+    let committed: super::ObjDoc = serde_json::from_value(row.doc).unwrap();
+    assert_eq!(
+        serde_json::to_value(&*cached).unwrap(),
+        serde_json::to_value(&committed).unwrap()
+    );
+    // A deleted key reads as absent at once.
+    e.call("DeleteObject", json!({"Bucket": "cache", "Key": "k"}))
+        .unwrap();
+    assert!(e.s3.obj("cache", "k").unwrap().is_none());
+}
