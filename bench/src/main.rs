@@ -386,6 +386,71 @@ fn start_ironsage(bin: &PathBuf) -> Result<Target> {
     })
 }
 
+/// A do-nothing HTTP/1.1 keep-alive server (a thread per connection,
+/// blocking reads, a fixed 1 KiB answer): what a request costs on this
+/// machine before any server does any work. Run as `--floor-server PORT`.
+fn floor_server(port: u16) -> Result<()> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        std::thread::spawn(move || -> Result<()> {
+            conn.set_nodelay(true)?;
+            let mut r = BufReader::new(conn.try_clone()?);
+            let mut w = conn;
+            let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n".to_vec();
+            answer.extend_from_slice(&[b'x'; 1024]);
+            loop {
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                r.read_exact(&mut body)?;
+                w.write_all(&answer)?;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Server CPU per request of [`floor_server`] under the same sequential
+/// load as the measured servers: the machine's floor for one request.
+fn measure_floor(seconds: f64) -> Result<f64> {
+    let port = free_port()?;
+    let exe = std::env::current_exe()?;
+    let child = Command::new(exe)
+        .args(["--floor-server", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let t = Target {
+        name: "floor",
+        child,
+        port,
+        launch_secs: 0.0,
+    };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("floor server did not start");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let req = signed_s3(port, "GET", "/floor/k", b"");
+    let make: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> = Arc::new(move |_, _| req.clone());
+    let r = load(&t, 1, seconds, u64::MAX, make);
+    Ok(r.server_cpu_ns as f64 / (r.ok + r.errors).max(1) as f64 / 1000.0)
+}
+
 fn start_moto() -> Result<Target> {
     let port = free_port()?;
     let started = Instant::now();
@@ -1222,6 +1287,9 @@ fn main() -> Result<()> {
             "--suite" => suite = it.next().context("--suite foundation|data")?.clone(),
             "--big-mib" => big_mib = it.next().context("--big-mib N")?.parse()?,
             "--sse-kms" => sse_kms = true,
+            "--floor-server" => {
+                return floor_server(it.next().context("--floor-server PORT")?.parse()?);
+            }
             "--phases" => {
                 let list = it.next().context("--phases small,big,kms")?;
                 phases = Phases {
@@ -1262,6 +1330,12 @@ fn main() -> Result<()> {
         }
     }
     let mut report = json!({"results": results, "cpu": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)});
+    // What one sequential request costs a server that does nothing (the
+    // kernel's loopback TCP and wake-ups), measured in the same run.
+    match measure_floor(seconds) {
+        Ok(us) => report["floor_cpu_us_per_request_do_nothing_http_server"] = json!(us),
+        Err(e) => eprintln!("floor measurement failed: {e:#}"),
+    }
     if let (Some(a), Some(b)) = (
         report["results"].get(0).cloned(),
         report["results"].get(1).cloned(),
