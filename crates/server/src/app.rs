@@ -92,6 +92,12 @@ impl App {
         let db = config.data_dir.join("state.db");
         let store = Store::open(&db, config.durability)
             .map_err(|e| StartError::Store(db.clone(), e.to_string()))?;
+        if store.read_only() {
+            return Err(StartError::Store(
+                config.data_dir.clone(),
+                "another ironsage server is using it (stop it, or pass another --data-dir)".into(),
+            ));
+        }
         restrict_file(&db);
         let credentials = Arc::new(Credentials::open(&store)?);
         let accounts = Accounts::open(&store);
@@ -113,6 +119,12 @@ impl App {
             .map_err(|e| StartError::Store(config.data_dir.clone(), e.to_string()))?;
         services.insert("s3", Arc::new(s3));
         let _ = credentials.sweep_expired(time::OffsetDateTime::now_utc().unix_timestamp());
+        // What start-up wrote (the management account, its root key) is in
+        // SQLite before the first answer, for CLI commands that read it
+        // while the server runs.
+        store
+            .flush()
+            .map_err(|e| StartError::Store(db.clone(), e.to_string()))?;
         let decisions = crate::authz::DecisionLog::with_file(&config.data_dir);
         let cloudformation = CloudFormation::open(&store, internal.clone())?;
         services.insert("cloudformation", Arc::new(cloudformation.clone()));

@@ -9,15 +9,24 @@
 //! Rows live in namespaces called *scopes*: `"<account>"` for global-per-account
 //! services such as IAM, `"<account>/<region>"` for regional ones.
 //!
-//! Writes go through [`ServiceStore::write`]: one `BEGIN IMMEDIATE`
-//! transaction per mutating request, committed before the caller answers, so a
-//! `kill -9` never loses an acknowledged change. Reads use a small pool of
-//! read connections and never block on the writer (WAL).
+//! Writes go through [`ServiceStore::write`]: one transaction per mutating
+//! request, serialized. Its changes are appended to a journal with one
+//! `write(2)` before the caller answers, so a `kill -9` never loses an
+//! acknowledged change, and are visible to every read at once (reads overlay
+//! the journal's not-yet-applied changes on SQLite). A flusher thread
+//! applies the journal to SQLite in batches, one transaction per batch,
+//! every 20 ms: a commit costs one append, not a B-tree update and WAL
+//! write per request. Start-up replays what a crash left in the journal.
+//! Reads use a small pool of read connections and never block on the
+//! flusher (WAL).
 
 pub mod blobs;
+mod journal;
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
@@ -45,6 +54,10 @@ pub enum StoreError {
     /// A lock was poisoned by a panicking thread.
     #[error("store lock poisoned")]
     Poisoned,
+    /// Another process (a running server) owns the data directory; this
+    /// one opened it read-only.
+    #[error("the data directory is in use by another ironsage process; opened read-only")]
+    ReadOnly,
 }
 
 /// How hard SQLite syncs on commit.
@@ -76,13 +89,75 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE seqs (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
-/// The whole store: one writer connection and a pool of readers.
+/// Rows waiting in the journal before this many make the flusher run at
+/// once rather than at its next tick.
+const FLUSH_AT: usize = 2048;
+/// How often the flusher applies what the journal holds.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A committed row not yet in SQLite.
+#[derive(Debug)]
+struct Staged {
+    parent: Option<String>,
+    seq: i64,
+    text: String,
+    doc: Value,
+}
+
+/// A committed change not yet in SQLite: the row, or `None` for a delete,
+/// with the version of the commit that made it.
+type Change = (u64, Option<Arc<Staged>>);
+
+/// A pending change with its composite key (a delete when `None`).
+type KeyedChange = (String, Option<Arc<Staged>>);
+
+/// Committed changes not yet applied to SQLite (they are in the journal).
+#[derive(Debug)]
+struct Pending {
+    /// By composite key (see [`row_key`]).
+    rows: BTreeMap<String, Change>,
+    /// Counter values not yet in SQLite: name → (version, value).
+    seqs: HashMap<String, (u64, i64)>,
+    /// Counter values known to be current (loaded once, then kept up to
+    /// date by every commit).
+    counters: HashMap<String, i64>,
+    /// Version of the last commit.
+    ver: u64,
+    /// `None` when another process owns the store (read-only).
+    journal: Option<journal::Writer>,
+}
+
+/// What the flusher thread shares with the store.
+#[derive(Debug)]
+struct Shared {
+    /// The SQLite connection that writes (the flusher's, and replay's).
+    conn: Mutex<Connection>,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    stop: std::sync::atomic::AtomicBool,
+    /// One flush at a time (the flusher's, or an explicit [`Store::flush`]).
+    flush_lock: Mutex<()>,
+    /// Tests: stop without the final flush (a simulated `kill -9`).
+    halt: std::sync::atomic::AtomicBool,
+    /// Held by a write transaction from start to commit; the flusher takes
+    /// it to drop flushed changes, so a transaction sees them either
+    /// pending or in its SQLite snapshot, never in neither.
+    tx_lock: Mutex<()>,
+    durability: Durability,
+}
+
+/// The whole store: committed changes in the journal and in memory until
+/// the flusher applies them to SQLite in batches; reads see both.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    shared: Arc<Shared>,
     readers: Mutex<Vec<Connection>>,
     durability: Durability,
+    flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The advisory lock that makes this process the store's only writer
+    /// (`None`: another process holds it and this one is read-only).
+    owner: Mutex<Option<std::fs::File>>,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
@@ -103,11 +178,286 @@ fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError
     Ok(())
 }
 
+/// The composite key of a row: `svc \0 kind \0 scope \0 key` (sorts as the
+/// tuple does; only the last part may itself hold a NUL).
+fn row_key(svc: &str, kind: &str, scope: &str, key: &str) -> String {
+    let mut k = String::with_capacity(svc.len() + kind.len() + scope.len() + key.len() + 3);
+    k.push_str(svc);
+    k.push('\0');
+    k.push_str(kind);
+    k.push('\0');
+    k.push_str(scope);
+    k.push('\0');
+    k.push_str(key);
+    k
+}
+
+/// The parts of a composite key.
+fn split_key(k: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut it = k.splitn(4, '\0');
+    Some((it.next()?, it.next()?, it.next()?, it.next()?))
+}
+
+/// Applies journal operations to SQLite (inside the caller's transaction).
+fn apply_ops<'a>(
+    conn: &Connection,
+    ops: impl Iterator<Item = journal::OpRef<'a>>,
+) -> Result<(), StoreError> {
+    let mut put = conn.prepare_cached(
+        "INSERT OR REPLACE INTO docs (svc, kind, scope, key, parent, seq, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut del =
+        conn.prepare_cached("DELETE FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4")?;
+    let mut seq =
+        conn.prepare_cached("INSERT OR REPLACE INTO seqs (name, value) VALUES (?1, ?2)")?;
+    let bad = |k: &str| StoreError::Io(std::io::Error::other(format!("bad row key {k:?}")));
+    for op in ops {
+        match op {
+            journal::OpRef::Put {
+                key,
+                parent,
+                seq: s,
+                text,
+            } => {
+                let (a, b, c, d) = split_key(key).ok_or_else(|| bad(key))?;
+                put.execute(params![a, b, c, d, parent, s, text])?;
+            }
+            journal::OpRef::Delete { key } => {
+                let (a, b, c, d) = split_key(key).ok_or_else(|| bad(key))?;
+                del.execute(params![a, b, c, d])?;
+            }
+            journal::OpRef::Seq { name, value } => {
+                seq.execute(params![name, value])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn op_ref(op: &journal::Op) -> journal::OpRef<'_> {
+    match op {
+        journal::Op::Put {
+            key,
+            parent,
+            seq,
+            text,
+        } => journal::OpRef::Put {
+            key,
+            parent: parent.as_deref(),
+            seq: *seq,
+            text,
+        },
+        journal::Op::Delete { key } => journal::OpRef::Delete { key },
+        journal::Op::Seq { name, value } => journal::OpRef::Seq {
+            name,
+            value: *value,
+        },
+    }
+}
+
+/// Replays journal files a crash left (oldest first) into SQLite, removes
+/// them, and returns the next generation to use.
+fn replay(conn: &mut Connection, db: &Path) -> Result<u64, StoreError> {
+    let (dir, base) = journal::location(db);
+    let files = journal::list(&dir, &base)?;
+    let Some(last) = files.last().map(|(g, _)| *g) else {
+        return Ok(0);
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut records = 0usize;
+    for (_, path) in &files {
+        let bytes = std::fs::read(path)?;
+        let (recs, torn) = journal::decode(&bytes);
+        if torn > 0 {
+            tracing::warn!(file = %path.display(), bytes = torn, "store: ignoring a torn journal tail (an unacknowledged write)");
+        }
+        records += recs.len();
+        for ops in &recs {
+            apply_ops(&tx, ops.iter().map(op_ref))?;
+        }
+    }
+    tx.commit()?;
+    for (_, path) in &files {
+        std::fs::remove_file(path)?;
+    }
+    if records > 0 {
+        tracing::info!(
+            records,
+            "store: replayed committed transactions from the journal"
+        );
+    }
+    Ok(last + 1)
+}
+
+impl Shared {
+    /// Appends a transaction's changes to the journal, then makes them
+    /// visible; nothing is visible if the append fails.
+    fn commit(&self, buf: TxBuf) -> Result<(), StoreError> {
+        if buf.rows.is_empty() && buf.seqs.is_empty() {
+            return Ok(());
+        }
+        let record = journal::encode(
+            buf.rows
+                .iter()
+                .map(|(k, r)| match r {
+                    Some(s) => journal::OpRef::Put {
+                        key: k,
+                        parent: s.parent.as_deref(),
+                        seq: s.seq,
+                        text: &s.text,
+                    },
+                    None => journal::OpRef::Delete { key: k },
+                })
+                .chain(
+                    buf.seqs
+                        .iter()
+                        .map(|(n, v)| journal::OpRef::Seq { name: n, value: *v }),
+                ),
+        );
+        let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
+        p.journal
+            .as_mut()
+            .ok_or(StoreError::ReadOnly)?
+            .append(&record, self.durability == Durability::Full)?;
+        p.ver += 1;
+        let ver = p.ver;
+        for (k, r) in buf.rows {
+            p.rows.insert(k, (ver, r));
+        }
+        for (n, v) in buf.seqs {
+            p.seqs.insert(n.clone(), (ver, v));
+            p.counters.insert(n, v);
+        }
+        let busy = p.rows.len() >= FLUSH_AT;
+        drop(p);
+        if busy {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Applies everything pending to SQLite in one transaction; returns
+    /// whether there was anything.
+    fn flush(&self) -> Result<bool, StoreError> {
+        let _one = self.flush_lock.lock().map_err(|_| StoreError::Poisoned)?;
+        let (rows, seqs, old_gen) = {
+            let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
+            if p.rows.is_empty() && p.seqs.is_empty() {
+                return Ok(false);
+            }
+            let old = match p.journal.as_mut() {
+                Some(j) => j.rotate()?,
+                None => return Ok(false),
+            };
+            let rows: Vec<(String, Change)> =
+                p.rows.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+            let seqs: Vec<(String, (u64, i64))> =
+                p.seqs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            (rows, seqs, old)
+        };
+        {
+            let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            apply_ops(
+                &tx,
+                rows.iter()
+                    .map(|(k, (_, r))| match r {
+                        Some(s) => journal::OpRef::Put {
+                            key: k,
+                            parent: s.parent.as_deref(),
+                            seq: s.seq,
+                            text: &s.text,
+                        },
+                        None => journal::OpRef::Delete { key: k },
+                    })
+                    .chain(
+                        seqs.iter()
+                            .map(|(n, (_, v))| journal::OpRef::Seq { name: n, value: *v }),
+                    ),
+            )?;
+            tx.commit()?;
+        }
+        let _tx = self.tx_lock.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
+        for (k, (v, _)) in rows {
+            if p.rows.get(&k).is_some_and(|(cur, _)| *cur == v) {
+                p.rows.remove(&k);
+            }
+        }
+        for (n, (v, _)) in seqs {
+            if p.seqs.get(&n).is_some_and(|(cur, _)| *cur == v) {
+                p.seqs.remove(&n);
+            }
+        }
+        if let Some(j) = p.journal.as_ref() {
+            j.remove_upto(old_gen)?;
+        }
+        Ok(true)
+    }
+
+    fn run_flusher(&self) {
+        loop {
+            if self.halt.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            let stopping = self.stop.load(std::sync::atomic::Ordering::Acquire);
+            if let Err(e) = self.flush() {
+                // The journal keeps everything: retried at the next tick,
+                // replayed at the next start.
+                tracing::error!(error = %e, "store: flushing the journal to SQLite failed");
+            }
+            if stopping {
+                return;
+            }
+            let Ok(p) = self.pending.lock() else {
+                return;
+            };
+            if p.rows.len() < FLUSH_AT && !self.stop.load(std::sync::atomic::Ordering::Acquire) {
+                let _ = self.wake.wait_timeout(p, FLUSH_EVERY);
+            }
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shared.wake.notify_one();
+        if let Some(h) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending
-    /// migrations.
+    /// Opens (creating if needed) the database at `path`, applies pending
+    /// migrations, replays what a crash left in the journal, and starts
+    /// the flusher. One process at a time owns a store (an advisory lock on
+    /// `<db>.lock`); while another does (a running server), this one gets a
+    /// read-only view of what that one has flushed, and writes fail with
+    /// [`StoreError::ReadOnly`].
     pub fn open(path: &Path, durability: Durability) -> Result<Arc<Store>, StoreError> {
-        let conn = Connection::open(path)?;
+        let lock_path = {
+            let (dir, base) = journal::location(path);
+            dir.join(format!("{base}.lock"))
+        };
+        let lock = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&lock_path)?
+        };
+        let owner = match lock.try_lock() {
+            Ok(()) => Some(lock),
+            Err(std::fs::TryLockError::WouldBlock) => None,
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        };
+        let mut conn = Connection::open(path)?;
         configure(&conn, durability)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate() {
@@ -119,18 +469,85 @@ impl Store {
                 tx.commit()?;
             }
         }
+        let journal = match owner {
+            Some(_) => {
+                let gen = replay(&mut conn, path)?;
+                Some(journal::Writer::start(
+                    path,
+                    gen,
+                    durability == Durability::Full,
+                )?)
+            }
+            None => None,
+        };
+        let writer = journal.is_some();
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            pending: Mutex::new(Pending {
+                rows: BTreeMap::new(),
+                seqs: HashMap::new(),
+                counters: HashMap::new(),
+                ver: 0,
+                journal,
+            }),
+            wake: Condvar::new(),
+            stop: std::sync::atomic::AtomicBool::new(false),
+            halt: std::sync::atomic::AtomicBool::new(false),
+            flush_lock: Mutex::new(()),
+            tx_lock: Mutex::new(()),
+            durability,
+        });
+        let flusher = if writer {
+            let worker = Arc::clone(&shared);
+            Some(
+                std::thread::Builder::new()
+                    .name("store-flush".into())
+                    .spawn(move || worker.run_flusher())?,
+            )
+        } else {
+            None
+        };
         Ok(Arc::new(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(conn),
+            shared,
             readers: Mutex::new(Vec::new()),
             durability,
+            flusher: Mutex::new(flusher),
+            owner: Mutex::new(owner),
         }))
     }
 
     /// The schema version after migrations.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        let conn = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let conn = self.shared.conn.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Applies everything committed so far to SQLite now (the flusher does
+    /// it on its own within [`FLUSH_EVERY`]).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.shared.flush().map(|_| ())
+    }
+
+    /// Tests: stops the flusher without flushing and leaks the store, as a
+    /// `kill -9` would leave it (journal files stay for the next open).
+    #[cfg(test)]
+    fn crash(self: Arc<Self>) {
+        self.shared
+            .halt
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shared.wake.notify_one();
+        if let Some(h) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
+            let _ = h.join();
+        }
+        // The process would be gone: so is its lock.
+        drop(self.owner.lock().ok().and_then(|mut o| o.take()));
+        std::mem::forget(self);
+    }
+
+    /// Whether another process owns the store (this view cannot write).
+    pub fn read_only(&self) -> bool {
+        self.owner.lock().map_or(true, |o| o.is_none())
     }
 
     /// A handle for one service's rows.
@@ -141,34 +558,93 @@ impl Store {
         }
     }
 
-    fn writer(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.writer.lock().map_err(|_| StoreError::Poisoned)
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let conn = {
+            let mut pool = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
+            pool.pop()
+        };
+        match conn {
+            Some(c) => Ok(c),
+            None => {
+                let c = Connection::open(&self.path)?;
+                configure(&c, self.durability)?;
+                Ok(c)
+            }
+        }
+    }
+
+    fn give_reader(&self, conn: Connection) {
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+        }
     }
 
     fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = {
-            let mut pool = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
-            pool.pop()
-        };
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = Connection::open(&self.path)?;
-                configure(&c, self.durability)?;
-                c
-            }
-        };
+        let conn = self.take_reader()?;
         let out = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < 8 {
-                pool.push(conn);
-            }
-        }
+        self.give_reader(conn);
         out
     }
+
+    /// Pending changes under `prefix` (a composite-key prefix), cloned out.
+    fn pending_range(&self, prefix: &str) -> Result<Vec<KeyedChange>, StoreError> {
+        let p = self
+            .shared
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        Ok(p.rows
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, (_, r))| (k.clone(), r.clone()))
+            .collect())
+    }
+
+    /// One pending change: `Some(None)` is a pending delete.
+    fn pending_get(&self, k: &str) -> Result<Option<Option<Arc<Staged>>>, StoreError> {
+        let p = self
+            .shared
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        Ok(p.rows.get(k).map(|(_, r)| r.clone()))
+    }
+}
+
+fn staged_row(key: &str, s: &Staged) -> Row {
+    Row {
+        key: key.to_string(),
+        parent: s.parent.clone(),
+        seq: s.seq,
+        doc: s.doc.clone(),
+    }
+}
+
+/// Overlays pending changes (key suffix → change) on rows read from SQLite,
+/// keeping only rows under `parent` when given.
+fn overlay(
+    rows: Vec<Row>,
+    changes: impl Iterator<Item = (String, Option<Arc<Staged>>)>,
+    parent: Option<&str>,
+) -> Vec<Row> {
+    let mut by_key: BTreeMap<String, Row> = rows.into_iter().map(|r| (r.key.clone(), r)).collect();
+    for (key, change) in changes {
+        by_key.remove(&key);
+        if let Some(s) = change {
+            if parent.is_none() || s.parent.as_deref() == parent {
+                by_key.insert(key.clone(), staged_row(&key, &s));
+            }
+        }
+    }
+    by_key.into_values().collect()
 }
 
 /// One stored row.
@@ -191,11 +667,24 @@ pub struct ServiceStore {
     svc: &'static str,
 }
 
-/// An open write transaction confined to one service's rows.
+/// A transaction's own changes, applied at commit.
+#[derive(Debug, Default)]
+struct TxBuf {
+    rows: BTreeMap<String, Option<Arc<Staged>>>,
+    seqs: HashMap<String, i64>,
+}
+
+/// An open write transaction confined to one service's rows. Reads see the
+/// transaction's own changes, then committed ones (pending or in SQLite,
+/// through one read snapshot held for the whole transaction).
 #[derive(Debug)]
 pub struct Tx<'a> {
-    tx: rusqlite::Transaction<'a>,
+    store: &'a Store,
     svc: &'static str,
+    buf: RefCell<TxBuf>,
+    /// A reader connection with an open read transaction, taken on first
+    /// use.
+    reader: RefCell<Option<Connection>>,
 }
 
 fn row_from(
@@ -274,31 +763,49 @@ impl ServiceStore {
         self.svc
     }
 
-    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction; commits if it
-    /// returns `Ok`, rolls back otherwise, so a validation failure inside `f`
-    /// changes nothing. The outer result carries store failures, the inner
-    /// one the closure's own outcome.
+    /// Runs `f` as one transaction: if it returns `Ok`, its changes are
+    /// journaled (one append; durable against `kill -9` before this
+    /// returns) and visible to every later read; otherwise nothing
+    /// changes. Transactions run one at a time. The outer result carries
+    /// store failures, the inner one the closure's own outcome.
     pub fn write<T, E>(
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<Result<T, E>, StoreError> {
-        let mut conn = self.store.writer()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let wrapped = Tx { tx, svc: self.svc };
-        match f(&wrapped) {
+        let shared = &self.store.shared;
+        let _serial = shared.tx_lock.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = Tx {
+            store: &self.store,
+            svc: self.svc,
+            buf: RefCell::new(TxBuf::default()),
+            reader: RefCell::new(None),
+        };
+        let out = f(&tx);
+        let Tx { buf, reader, .. } = tx;
+        if let Some(conn) = reader.into_inner() {
+            // End the read snapshot before the connection goes back.
+            if conn.execute_batch("COMMIT").is_ok() {
+                self.store.give_reader(conn);
+            }
+        }
+        match out {
             Ok(v) => {
-                wrapped.tx.commit()?;
+                shared.commit(buf.into_inner())?;
                 Ok(Ok(v))
             }
-            Err(e) => {
-                wrapped.tx.rollback()?;
-                Ok(Err(e))
-            }
+            Err(e) => Ok(Err(e)),
         }
     }
 
     /// Reads one row.
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
+        // Pending first: a change leaves it only after it is in SQLite.
+        if let Some(change) = self
+            .store
+            .pending_get(&row_key(self.svc, kind, scope, key))?
+        {
+            return Ok(change.map(|s| staged_row(key, &s)));
+        }
         self.store
             .with_reader(|c| get_in(c, self.svc, kind, scope, key))
     }
@@ -311,14 +818,23 @@ impl ServiceStore {
         scope: &str,
         parent: Option<&str>,
     ) -> Result<Vec<Row>, StoreError> {
-        self.store
-            .with_reader(|c| list_in(c, self.svc, kind, scope, parent))
+        let prefix = row_key(self.svc, kind, scope, "");
+        let pending = self.store.pending_range(&prefix)?;
+        let rows = self
+            .store
+            .with_reader(|c| list_in(c, self.svc, kind, scope, parent))?;
+        let changes = pending
+            .into_iter()
+            .map(|(k, c)| (k.get(prefix.len()..).unwrap_or_default().to_string(), c));
+        Ok(overlay(rows, changes, parent))
     }
 
     /// Lists every row of a kind across all scopes (used at start-up to warm
     /// caches), as (scope, row).
     pub fn list_all_scopes(&self, kind: &str) -> Result<Vec<(String, Row)>, StoreError> {
-        self.store.with_reader(|c| {
+        let prefix = format!("{}\0{}\0", self.svc, kind);
+        let pending = self.store.pending_range(&prefix)?;
+        let rows = self.store.with_reader(|c| {
             let rows: Vec<(String, String, Option<String>, i64, String)> = c
                 .prepare_cached(
                     "SELECT scope, key, parent, seq, doc FROM docs WHERE svc=?1 AND kind=?2 ORDER BY scope, key",
@@ -329,15 +845,59 @@ impl ServiceStore {
                 .collect::<Result<_, _>>()?;
             rows.into_iter()
                 .map(|(scope, k, p, s, d)| Ok((scope, row_from(kind, k, p, s, d)?)))
-                .collect()
-        })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        let mut by: BTreeMap<(String, String), Row> = rows
+            .into_iter()
+            .map(|(scope, r)| ((scope, r.key.clone()), r))
+            .collect();
+        for (k, change) in pending {
+            let Some((_, _, scope, key)) = split_key(&k) else {
+                continue;
+            };
+            let id = (scope.to_string(), key.to_string());
+            by.remove(&id);
+            if let Some(s) = change {
+                by.insert(id, staged_row(key, &s));
+            }
+        }
+        Ok(by.into_iter().map(|((scope, _), r)| (scope, r)).collect())
     }
 }
 
 impl Tx<'_> {
+    /// Runs `f` on this transaction's reader, opening its read snapshot on
+    /// first use.
+    fn with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.reader.borrow_mut();
+        if slot.is_none() {
+            let conn = self.store.take_reader()?;
+            conn.execute_batch("BEGIN")?;
+            *slot = Some(conn);
+        }
+        match slot.as_ref() {
+            Some(conn) => f(conn),
+            None => Err(StoreError::Poisoned),
+        }
+    }
+
+    /// The transaction's own change to a row, else a pending one.
+    fn change(&self, k: &str) -> Result<Option<Option<Arc<Staged>>>, StoreError> {
+        if let Some(c) = self.buf.borrow().rows.get(k) {
+            return Ok(Some(c.clone()));
+        }
+        self.store.pending_get(k)
+    }
+
     /// Reads one row inside the transaction (sees the transaction's writes).
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
-        get_in(&self.tx, self.svc, kind, scope, key)
+        if let Some(change) = self.change(&row_key(self.svc, kind, scope, key))? {
+            return Ok(change.map(|s| staged_row(key, &s)));
+        }
+        self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))
     }
 
     /// Lists rows inside the transaction.
@@ -347,7 +907,47 @@ impl Tx<'_> {
         scope: &str,
         parent: Option<&str>,
     ) -> Result<Vec<Row>, StoreError> {
-        list_in(&self.tx, self.svc, kind, scope, parent)
+        let prefix = row_key(self.svc, kind, scope, "");
+        let rows = self.with_snapshot(|c| list_in(c, self.svc, kind, scope, parent))?;
+        let mut changes: BTreeMap<String, Option<Arc<Staged>>> =
+            self.store.pending_range(&prefix)?.into_iter().collect();
+        {
+            let buf = self.buf.borrow();
+            for (k, c) in buf
+                .rows
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(k, _)| k.starts_with(&prefix))
+            {
+                changes.insert(k.clone(), c.clone());
+            }
+        }
+        let changes = changes
+            .into_iter()
+            .map(|(k, c)| (k.get(prefix.len()..).unwrap_or_default().to_string(), c));
+        Ok(overlay(rows, changes, parent))
+    }
+
+    /// The sequence number of an existing row, if any.
+    fn existing_seq(
+        &self,
+        k: &str,
+        kind: &str,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        if let Some(change) = self.change(k)? {
+            return Ok(change.map(|s| s.seq));
+        }
+        self.with_snapshot(|c| {
+            Ok(c.prepare_cached(
+                "SELECT seq FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
+            )?
+            .query_row(params![self.svc, kind, scope, key], |r| r.get(0))
+            .optional()?)
+        })
     }
 
     /// Inserts or replaces a row. A replaced row keeps its sequence number.
@@ -359,47 +959,61 @@ impl Tx<'_> {
         parent: Option<&str>,
         doc: &Value,
     ) -> Result<(), StoreError> {
-        let text = doc.to_string();
-        let existing: Option<i64> = self
-            .tx
-            .prepare_cached(
-                "SELECT seq FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
-            )?
-            .query_row(params![self.svc, kind, scope, key], |r| r.get(0))
-            .optional()?;
-        let seq = match existing {
+        let k = row_key(self.svc, kind, scope, key);
+        let seq = match self.existing_seq(&k, kind, scope, key)? {
             Some(s) => s,
             None => self.next_seq("docs")?,
         };
-        self.tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO docs (svc, kind, scope, key, parent, seq, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![self.svc, kind, scope, key, parent, seq, text])?;
+        let staged = Staged {
+            parent: parent.map(str::to_string),
+            seq,
+            text: doc.to_string(),
+            doc: doc.clone(),
+        };
+        self.buf.borrow_mut().rows.insert(k, Some(Arc::new(staged)));
         Ok(())
     }
 
     /// Deletes a row; returns whether it existed.
     pub fn delete(&self, kind: &str, scope: &str, key: &str) -> Result<bool, StoreError> {
-        let n = self
-            .tx
-            .prepare_cached("DELETE FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4")?
-            .execute(params![self.svc, kind, scope, key])?;
-        Ok(n > 0)
+        let k = row_key(self.svc, kind, scope, key);
+        let existed = self.existing_seq(&k, kind, scope, key)?.is_some();
+        if existed {
+            self.buf.borrow_mut().rows.insert(k, None);
+        }
+        Ok(existed)
     }
 
     /// Next value of a named counter (per service).
     pub fn next_seq(&self, name: &str) -> Result<i64, StoreError> {
         let full = format!("{}:{}", self.svc, name);
-        let cur: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT value FROM seqs WHERE name=?1")?
-            .query_row(params![full], |r| r.get(0))
-            .optional()?;
-        let next = cur.unwrap_or(0) + 1;
-        self.tx
-            .prepare_cached("INSERT OR REPLACE INTO seqs (name, value) VALUES (?1, ?2)")?
-            .execute(params![full, next])?;
+        let own = self.buf.borrow().seqs.get(&full).copied();
+        let cur = match own {
+            Some(v) => v,
+            None => {
+                let known = {
+                    let p = self
+                        .store
+                        .shared
+                        .pending
+                        .lock()
+                        .map_err(|_| StoreError::Poisoned)?;
+                    p.counters.get(&full).copied()
+                };
+                match known {
+                    Some(v) => v,
+                    None => self
+                        .with_snapshot(|c| {
+                            Ok(c.prepare_cached("SELECT value FROM seqs WHERE name=?1")?
+                                .query_row(params![full], |r| r.get::<_, i64>(0))
+                                .optional()?)
+                        })?
+                        .unwrap_or(0),
+                }
+            }
+        };
+        let next = cur + 1;
+        self.buf.borrow_mut().seqs.insert(full, next);
         Ok(next)
     }
 }
@@ -445,6 +1059,231 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(iam.get("role", "111122223333", "a").unwrap().is_none());
+    }
+
+    fn docs_in_sqlite(path: &Path) -> usize {
+        let c = Connection::open(path).unwrap();
+        c.query_row("SELECT COUNT(*) FROM docs", [], |r| r.get::<_, i64>(0))
+            .unwrap() as usize
+    }
+
+    fn journal_files(dir: &Path) -> usize {
+        journal::list(dir, "state.db").unwrap().len()
+    }
+
+    #[test]
+    fn pending_changes_are_read_before_and_after_the_flush() {
+        let (d, s) = open();
+        let iam = s.service("iam");
+        iam.write(|tx| -> Result<(), StoreError> {
+            for k in ["a", "b", "c"] {
+                tx.put("role", "acct", k, Some("p1"), &json!({"k": k}))?;
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        s.flush().unwrap();
+        assert_eq!(docs_in_sqlite(&d.path().join("state.db")), 3);
+        // Now pending over flushed: an update (moving b to another
+        // parent), a delete, an insert.
+        iam.write(|tx| -> Result<(), StoreError> {
+            tx.put("role", "acct", "b", Some("p2"), &json!({"k": "b2"}))?;
+            assert!(tx.delete("role", "acct", "a")?);
+            assert!(!tx.delete("role", "acct", "zz")?);
+            tx.put("role", "acct", "d", Some("p1"), &json!({"k": "d"}))?;
+            // The transaction sees its own changes.
+            assert!(tx.get("role", "acct", "a")?.is_none());
+            let keys: Vec<String> = tx
+                .list("role", "acct", Some("p1"))?
+                .into_iter()
+                .map(|r| r.key)
+                .collect();
+            assert_eq!(keys, ["c", "d"]);
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        let check = |iam: &ServiceStore| {
+            let keys = |p| -> Vec<String> {
+                iam.list("role", "acct", p)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.key)
+                    .collect()
+            };
+            assert_eq!(keys(None), ["b", "c", "d"]);
+            assert_eq!(keys(Some("p1")), ["c", "d"]);
+            assert_eq!(keys(Some("p2")), ["b"]);
+            assert!(iam.get("role", "acct", "a").unwrap().is_none());
+            assert_eq!(
+                iam.get("role", "acct", "b").unwrap().unwrap().doc,
+                json!({"k": "b2"})
+            );
+            let all: Vec<(String, String)> = iam
+                .list_all_scopes("role")
+                .unwrap()
+                .into_iter()
+                .map(|(s, r)| (s, r.key))
+                .collect();
+            assert_eq!(all.len(), 3);
+        };
+        check(&iam);
+        s.flush().unwrap();
+        check(&iam);
+        assert_eq!(docs_in_sqlite(&d.path().join("state.db")), 3);
+        assert_eq!(journal_files(d.path()), 1, "only the current journal");
+    }
+
+    #[test]
+    fn a_crash_loses_nothing_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (seq_a, seq_b);
+        {
+            let s = Store::open(&path, Durability::Normal).unwrap();
+            let iam = s.service("iam");
+            iam.write(|tx| tx.put("role", "acct", "a", None, &json!(1)))
+                .unwrap()
+                .unwrap();
+            s.flush().unwrap();
+            iam.write(|tx| -> Result<(), StoreError> {
+                tx.put("role", "acct", "b", None, &json!(2))?;
+                tx.put("role", "acct", "a", None, &json!(3))?;
+                tx.next_seq("event")?;
+                tx.next_seq("event")?;
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+            seq_a = iam.get("role", "acct", "a").unwrap().unwrap().seq;
+            seq_b = iam.get("role", "acct", "b").unwrap().unwrap().seq;
+            s.crash();
+        }
+        assert!(journal_files(dir.path()) >= 1);
+        // A torn record after the last acknowledged one (a write cut short).
+        let (_, newest) = journal::list(dir.path(), "state.db")
+            .unwrap()
+            .pop()
+            .unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&newest)
+            .unwrap();
+        std::io::Write::write_all(&mut f, &[9, 0, 0, 0, 1, 2]).unwrap();
+        drop(f);
+        let s = Store::open(&path, Durability::Normal).unwrap();
+        assert_eq!(journal_files(dir.path()), 1, "replayed files are removed");
+        let iam = s.service("iam");
+        let a = iam.get("role", "acct", "a").unwrap().unwrap();
+        assert_eq!((a.doc, a.seq), (json!(3), seq_a));
+        assert_eq!(iam.get("role", "acct", "b").unwrap().unwrap().seq, seq_b);
+        // Counters continue after the replayed values.
+        let next = iam.write(|tx| tx.next_seq("event")).unwrap().unwrap();
+        assert_eq!(next, 3);
+        let new_seq = iam
+            .write(|tx| -> Result<i64, StoreError> {
+                tx.put("role", "acct", "c", None, &json!(4))?;
+                Ok(tx.get("role", "acct", "c")?.map(|r| r.seq).unwrap_or(0))
+            })
+            .unwrap()
+            .unwrap();
+        assert!(new_seq > seq_a.max(seq_b));
+    }
+
+    #[test]
+    fn concurrent_writers_readers_and_the_flusher_agree() {
+        let (_d, s) = open();
+        std::thread::scope(|sc| {
+            for w in 0..4 {
+                let svc = s.service("iam");
+                sc.spawn(move || {
+                    for i in 0..300 {
+                        svc.write(|tx| -> Result<(), StoreError> {
+                            let cur = tx
+                                .get("count", "acct", "n")?
+                                .and_then(|r| r.doc.as_i64())
+                                .unwrap_or(0);
+                            tx.put("count", "acct", "n", None, &json!(cur + 1))?;
+                            tx.put("item", "acct", &format!("{w}-{i:03}"), None, &json!(i))?;
+                            if i % 3 == 0 {
+                                tx.delete("item", "acct", &format!("{w}-{:03}", i / 2))?;
+                            }
+                            Ok(())
+                        })
+                        .unwrap()
+                        .unwrap();
+                        if i % 50 == 0 {
+                            std::thread::sleep(std::time::Duration::from_millis(3));
+                        }
+                    }
+                });
+            }
+            let svc = s.service("iam");
+            sc.spawn(move || {
+                for _ in 0..200 {
+                    let n = svc.list("item", "acct", None).unwrap().len();
+                    assert!(n <= 1200);
+                }
+            });
+        });
+        let iam = s.service("iam");
+        assert_eq!(
+            iam.get("count", "acct", "n").unwrap().unwrap().doc,
+            json!(1200)
+        );
+        let before = iam.list("item", "acct", None).unwrap();
+        s.flush().unwrap();
+        let after = iam.list("item", "acct", None).unwrap();
+        assert_eq!(before, after);
+        // Every writer deleted the items i/2 for i % 3 == 0.
+        let mut expected = 0;
+        for i in 0..300 {
+            let deleted = (0..300).any(|j: i32| j % 3 == 0 && j / 2 == i && j >= i);
+            if !deleted {
+                expected += 1;
+            }
+        }
+        assert_eq!(after.len(), 4 * expected);
+    }
+
+    #[test]
+    fn a_second_opener_is_read_only_and_replays_nothing() {
+        let (d, s) = open();
+        let iam = s.service("iam");
+        iam.write(|tx| tx.put("role", "acct", "a", None, &json!(1)))
+            .unwrap()
+            .unwrap();
+        let other = Store::open(&d.path().join("state.db"), Durability::Normal).unwrap();
+        assert!(other.read_only() && !s.read_only());
+        // The owner's journal is untouched; the reader sees flushed rows.
+        assert_eq!(journal_files(d.path()), 1);
+        assert!(matches!(
+            other
+                .service("iam")
+                .write(|tx| tx.put("role", "acct", "b", None, &json!(2))),
+            Err(StoreError::ReadOnly)
+        ));
+        s.flush().unwrap();
+        assert_eq!(
+            other
+                .service("iam")
+                .get("role", "acct", "a")
+                .unwrap()
+                .unwrap()
+                .doc,
+            json!(1)
+        );
+        drop(other);
+        assert!(iam.get("role", "acct", "b").unwrap().is_none());
+        // Once the owner is gone, the next opener owns the store.
+        drop(iam);
+        drop(s);
+        let next = Store::open(&d.path().join("state.db"), Durability::Normal).unwrap();
+        next.service("iam")
+            .write(|tx| tx.put("role", "acct", "b", None, &json!(2)))
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

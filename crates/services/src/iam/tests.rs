@@ -677,7 +677,17 @@ fn reopen_keeps_ids() {
         json!({"RoleName": "Keep", "AssumeRolePolicyDocument": TRUST}),
     )["Role"]["RoleId"]
         .clone();
-    let store = Store::open(&t.path, Default::default()).unwrap();
+    // Close the first store (its journal is flushed), then reopen.
+    let Env {
+        _dir,
+        path,
+        creds,
+        iam,
+        ..
+    } = t;
+    drop((iam, creds));
+    let store = Store::open(&path, Default::default()).unwrap();
+    assert!(!store.read_only());
     let creds = Arc::new(Credentials::open(&store).unwrap());
     let iam2 = Iam::open(&store, creds).unwrap();
     assert_eq!(json!(iam2.role(ACCT, "keep").unwrap().unwrap().role_id), id);

@@ -1,0 +1,367 @@
+//! The store's journal: committed transactions not yet applied to SQLite.
+//!
+//! A transaction is acknowledged once its record is appended to the current
+//! journal file with one `write(2)` (and `fdatasync` with
+//! [`crate::Durability::Full`]): from then on a `kill -9` cannot lose it.
+//! The flusher applies batches of records to SQLite in one transaction and
+//! deletes the journal files the batch covered. At start-up, journal files
+//! left by a crash are replayed in order (records are whole-row puts,
+//! deletes and counter values, so replaying one already applied changes
+//! nothing) and removed.
+//!
+//! File: `<db>.pending.<gen>` (16 hex digits), mode 0600. Record:
+//! `u32 len | u32 crc32(payload) | payload` (little-endian); a torn or
+//! corrupt record ends the file (only an unacknowledged write can be torn).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+const PUT: u8 = 1;
+const DELETE: u8 = 2;
+const SEQ: u8 = 3;
+
+/// One change in a record.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Op {
+    /// Insert or replace a row (the document as JSON text).
+    Put {
+        key: String,
+        parent: Option<String>,
+        seq: i64,
+        text: String,
+    },
+    /// Delete a row.
+    Delete { key: String },
+    /// A counter's new value.
+    Seq { name: String, value: i64 },
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Encodes a record (length, checksum, payload) for `ops`. `key` is the
+/// store's composite row key.
+pub(crate) fn encode<'a>(ops: impl Iterator<Item = OpRef<'a>>) -> Vec<u8> {
+    let mut out = vec![0u8; 8];
+    for op in ops {
+        match op {
+            OpRef::Put {
+                key,
+                parent,
+                seq,
+                text,
+            } => {
+                out.push(PUT);
+                put_str(&mut out, key);
+                match parent {
+                    Some(p) => {
+                        out.push(1);
+                        put_str(&mut out, p);
+                    }
+                    None => out.push(0),
+                }
+                out.extend_from_slice(&seq.to_le_bytes());
+                put_str(&mut out, text);
+            }
+            OpRef::Delete { key } => {
+                out.push(DELETE);
+                put_str(&mut out, key);
+            }
+            OpRef::Seq { name, value } => {
+                out.push(SEQ);
+                put_str(&mut out, name);
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+    let len = (out.len() - 8) as u32;
+    let crc = crc32fast::hash(out.get(8..).unwrap_or_default());
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// A borrowed [`Op`] for encoding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OpRef<'a> {
+    Put {
+        key: &'a str,
+        parent: Option<&'a str>,
+        seq: i64,
+        text: &'a str,
+    },
+    Delete {
+        key: &'a str,
+    },
+    Seq {
+        name: &'a str,
+        value: i64,
+    },
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.buf.len() < n {
+            return None;
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).and_then(|b| b.first().copied())
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take(8)?.try_into().ok().map(i64::from_le_bytes)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+fn decode_payload(payload: &[u8]) -> Option<Vec<Op>> {
+    let mut c = Cursor { buf: payload };
+    let mut ops = Vec::new();
+    while !c.buf.is_empty() {
+        ops.push(match c.u8()? {
+            PUT => {
+                let key = c.str()?;
+                let parent = match c.u8()? {
+                    0 => None,
+                    1 => Some(c.str()?),
+                    _ => return None,
+                };
+                let seq = c.i64()?;
+                let text = c.str()?;
+                Op::Put {
+                    key,
+                    parent,
+                    seq,
+                    text,
+                }
+            }
+            DELETE => Op::Delete { key: c.str()? },
+            SEQ => Op::Seq {
+                name: c.str()?,
+                value: c.i64()?,
+            },
+            _ => return None,
+        });
+    }
+    Some(ops)
+}
+
+/// Decodes the records of one journal file's bytes, in order, stopping at
+/// the first torn or corrupt one. Returns the records and how many bytes
+/// were not used.
+pub(crate) fn decode(bytes: &[u8]) -> (Vec<Vec<Op>>, usize) {
+    let mut records = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let rest = bytes.get(at..).unwrap_or_default();
+        if rest.len() < 8 {
+            break;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let Some(payload) = rest.get(8..8 + len) else {
+            break;
+        };
+        if crc32fast::hash(payload) != crc {
+            break;
+        }
+        match decode_payload(payload) {
+            Some(ops) => records.push(ops),
+            None => break,
+        }
+        at += 8 + len;
+    }
+    (records, bytes.len() - at)
+}
+
+/// The journal file currently appended to.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    dir: PathBuf,
+    base: String,
+    gen: u64,
+    file: File,
+    /// Make each new file's directory entry durable (power-loss safety).
+    sync_dir: bool,
+    /// Bytes appended to the current file.
+    pub(crate) len: u64,
+}
+
+fn file_name(base: &str, gen: u64) -> String {
+    format!("{base}.pending.{gen:016x}")
+}
+
+fn create(dir: &Path, base: &str, gen: u64, sync_dir: bool) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(file_name(base, gen)))?;
+    if sync_dir {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(file)
+}
+
+impl Writer {
+    /// Starts journal generation `gen` beside the database at `db`.
+    pub(crate) fn start(db: &Path, gen: u64, sync_dir: bool) -> io::Result<Writer> {
+        let (dir, base) = location(db);
+        let file = create(&dir, &base, gen, sync_dir)?;
+        Ok(Writer {
+            dir,
+            base,
+            gen,
+            file,
+            sync_dir,
+            len: 0,
+        })
+    }
+
+    /// Appends one encoded record with a single write; syncs it when `sync`.
+    pub(crate) fn append(&mut self, record: &[u8], sync: bool) -> io::Result<()> {
+        self.file.write_all(record)?;
+        if sync {
+            self.file.sync_data()?;
+        }
+        self.len += record.len() as u64;
+        Ok(())
+    }
+
+    /// Moves on to a new file; returns the generation of the one left,
+    /// which may be deleted once its records are in SQLite.
+    pub(crate) fn rotate(&mut self) -> io::Result<u64> {
+        let old = self.gen;
+        self.file = create(&self.dir, &self.base, old + 1, self.sync_dir)?;
+        self.gen = old + 1;
+        self.len = 0;
+        Ok(old)
+    }
+
+    /// Deletes journal files of generation `gen` and older.
+    pub(crate) fn remove_upto(&self, gen: u64) -> io::Result<()> {
+        for (g, path) in list(&self.dir, &self.base)? {
+            if g <= gen {
+                fs::remove_file(path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The journal files beside `base` in `dir`, oldest first.
+pub(crate) fn list(dir: &Path, base: &str) -> io::Result<Vec<(u64, PathBuf)>> {
+    let prefix = format!("{base}.pending.");
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(hex) = name.strip_prefix(&prefix) {
+            if let Ok(g) = u64::from_str_radix(hex, 16) {
+                out.push((g, entry.path()));
+            }
+        }
+    }
+    out.sort_by_key(|(g, _)| *g);
+    Ok(out)
+}
+
+/// The directory and base name of the database at `db`.
+pub(crate) fn location(db: &Path) -> (PathBuf, String) {
+    let dir = db
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let base = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state.db".to_string());
+    (dir, base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        encode(
+            [
+                OpRef::Put {
+                    key: "iam\0role\0acct\0r",
+                    parent: Some("p"),
+                    seq: 7,
+                    text: "{\"a\":1}",
+                },
+                OpRef::Delete {
+                    key: "iam\0role\0acct\0old",
+                },
+                OpRef::Seq {
+                    name: "iam:docs",
+                    value: 8,
+                },
+            ]
+            .into_iter(),
+        )
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let mut bytes = sample();
+        bytes.extend(sample());
+        let (records, left) = decode(&bytes);
+        assert_eq!(left, 0);
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0],
+            vec![
+                Op::Put {
+                    key: "iam\0role\0acct\0r".into(),
+                    parent: Some("p".into()),
+                    seq: 7,
+                    text: "{\"a\":1}".into()
+                },
+                Op::Delete {
+                    key: "iam\0role\0acct\0old".into()
+                },
+                Op::Seq {
+                    name: "iam:docs".into(),
+                    value: 8
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_tail_ends_the_file() {
+        let one = sample();
+        let mut bytes = one.clone();
+        bytes.extend_from_slice(&one[..one.len() - 3]);
+        let (records, left) = decode(&bytes);
+        assert_eq!((records.len(), left), (1, one.len() - 3));
+        let mut bad = one.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(decode(&bad).0.len(), 0);
+        // Every prefix decodes without panicking.
+        for n in 0..one.len() {
+            let _ = decode(&one[..n]);
+        }
+    }
+}
