@@ -108,6 +108,14 @@ struct Staged {
 /// with the version of the commit that made it.
 type Change = (u64, Option<Arc<Staged>>);
 
+/// Decodes journal bytes as start-up replay does: the number of whole
+/// records and of trailing bytes ignored (a torn or corrupt tail). For
+/// inspection and fuzzing; never panics.
+pub fn journal_records(bytes: &[u8]) -> (usize, usize) {
+    let (records, left) = journal::decode(bytes);
+    (records.len(), left)
+}
+
 /// A pending change with its composite key (a delete when `None`).
 type KeyedChange = (String, Option<Arc<Staged>>);
 
