@@ -238,7 +238,7 @@ async fn pump(
         }
     }
     if let (Some(h), sigv4::PayloadHash::Hex(declared)) = (hasher, &mode) {
-        let computed: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let computed = ironsage_services::s3::hash::hex(&h.finalize());
         if !computed.eq_ignore_ascii_case(declared) {
             fail(AwsError::new(
                 "XAmzContentSHA256Mismatch",

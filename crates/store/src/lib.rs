@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX docs_parent ON docs (svc, kind, scope, parent, key);
     CREATE TABLE seqs (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    // 2: rows without a parent (most) keep no entry in the parent index.
+    "DROP INDEX docs_parent;
+    CREATE INDEX docs_parent ON docs (svc, kind, scope, parent, key) WHERE parent IS NOT NULL;",
 ];
 
 /// Rows waiting in the journal before this many make the flusher run at
@@ -133,6 +136,25 @@ struct Pending {
     ver: u64,
     /// `None` when another process owns the store (read-only).
     journal: Option<journal::Writer>,
+    /// Rows as read from SQLite (`None`: known absent), by composite key,
+    /// with their approximate size. A commit drops the keys it wrote; a
+    /// read fills an entry only if no commit happened since it began
+    /// (`ver` unchanged), so an entry is never older than what it shadows.
+    cache: HashMap<String, (Option<Arc<Row>>, usize)>,
+    cache_bytes: usize,
+}
+
+/// Bytes of rows [`Pending::cache`] holds before it is emptied.
+const ROW_CACHE_BYTES: usize = 16 << 20;
+
+/// Where a read found a row.
+enum Lookup {
+    /// A pending change (`None`: a pending delete).
+    Pending(Option<Arc<Staged>>),
+    /// The row cache (`None`: known absent).
+    Cached(Option<Arc<Row>>),
+    /// Neither: read SQLite, then offer the result with this version.
+    Miss(u64),
 }
 
 /// What the flusher thread shares with the store.
@@ -330,6 +352,9 @@ impl Shared {
         p.ver += 1;
         let ver = p.ver;
         for (k, r) in buf.rows {
+            if let Some((_, size)) = p.cache.remove(&k) {
+                p.cache_bytes -= size;
+            }
             p.rows.insert(k, (ver, r));
         }
         for (n, v) in buf.seqs {
@@ -497,6 +522,8 @@ impl Store {
                 counters: HashMap::new(),
                 ver: 0,
                 journal,
+                cache: HashMap::new(),
+                cache_bytes: 0,
             }),
             wake: Condvar::new(),
             stop: std::sync::atomic::AtomicBool::new(false),
@@ -616,14 +643,44 @@ impl Store {
             .collect())
     }
 
-    /// One pending change: `Some(None)` is a pending delete.
-    fn pending_get(&self, k: &str) -> Result<Option<Option<Arc<Staged>>>, StoreError> {
+    /// A committed row from memory: pending, or cached.
+    fn lookup(&self, k: &str) -> Result<Lookup, StoreError> {
         let p = self
             .shared
             .pending
             .lock()
             .map_err(|_| StoreError::Poisoned)?;
-        Ok(p.rows.get(k).map(|(_, r)| r.clone()))
+        if let Some((_, r)) = p.rows.get(k) {
+            return Ok(Lookup::Pending(r.clone()));
+        }
+        if let Some((r, _)) = p.cache.get(k) {
+            return Ok(Lookup::Cached(r.clone()));
+        }
+        Ok(Lookup::Miss(p.ver))
+    }
+
+    /// Offers a row read from SQLite after [`Store::lookup`] answered
+    /// `Miss(ver)`: cached only if nothing was committed since.
+    fn fill(&self, k: &str, ver: u64, row: Option<(Row, usize)>) -> Option<Row> {
+        let (row, size) = match row {
+            Some((r, n)) => (Some(r), n),
+            None => (None, 0),
+        };
+        let size = size + k.len() + 64;
+        if let Ok(mut p) = self.shared.pending.lock() {
+            if p.ver == ver && size < ROW_CACHE_BYTES / 16 {
+                if p.cache_bytes + size > ROW_CACHE_BYTES {
+                    p.cache.clear();
+                    p.cache_bytes = 0;
+                }
+                let shared = row.clone().map(Arc::new);
+                if let Some((_, old)) = p.cache.insert(k.to_string(), (shared, size)) {
+                    p.cache_bytes -= old;
+                }
+                p.cache_bytes += size;
+            }
+        }
+        row
     }
 }
 
@@ -715,13 +772,14 @@ fn row_from(
     })
 }
 
+/// One row and the length of its document text.
 fn get_in(
     conn: &Connection,
     svc: &str,
     kind: &str,
     scope: &str,
     key: &str,
-) -> Result<Option<Row>, StoreError> {
+) -> Result<Option<(Row, usize)>, StoreError> {
     let row = conn
         .prepare_cached(
             "SELECT key, parent, seq, doc FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
@@ -730,8 +788,11 @@ fn get_in(
             Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
         })
         .optional()?;
-    row.map(|(k, p, s, d)| row_from(kind, k, p, s, d))
-        .transpose()
+    row.map(|(k, p, s, d)| {
+        let n = d.len();
+        row_from(kind, k, p, s, d).map(|r| (r, n))
+    })
+    .transpose()
 }
 
 fn list_in(
@@ -808,14 +869,17 @@ impl ServiceStore {
     /// Reads one row.
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
         // Pending first: a change leaves it only after it is in SQLite.
-        if let Some(change) = self
-            .store
-            .pending_get(&row_key(self.svc, kind, scope, key))?
-        {
-            return Ok(change.map(|s| staged_row(key, &s)));
+        let k = row_key(self.svc, kind, scope, key);
+        match self.store.lookup(&k)? {
+            Lookup::Pending(change) => Ok(change.map(|s| staged_row(key, &s))),
+            Lookup::Cached(row) => Ok(row.map(|r| (*r).clone())),
+            Lookup::Miss(ver) => {
+                let row = self
+                    .store
+                    .with_reader(|c| get_in(c, self.svc, kind, scope, key))?;
+                Ok(self.store.fill(&k, ver, row))
+            }
         }
-        self.store
-            .with_reader(|c| get_in(c, self.svc, kind, scope, key))
     }
 
     /// Lists rows of a kind in a scope, ordered by key; optionally only
@@ -892,20 +956,27 @@ impl Tx<'_> {
         }
     }
 
-    /// The transaction's own change to a row, else a pending one.
-    fn change(&self, k: &str) -> Result<Option<Option<Arc<Staged>>>, StoreError> {
+    /// The transaction's own change to a row, else what memory knows.
+    fn lookup(&self, k: &str) -> Result<Lookup, StoreError> {
         if let Some(c) = self.buf.borrow().rows.get(k) {
-            return Ok(Some(c.clone()));
+            return Ok(Lookup::Pending(c.clone()));
         }
-        self.store.pending_get(k)
+        // Inside a transaction nothing commits and nothing leaves the
+        // pending set, so memory and this snapshot agree.
+        self.store.lookup(k)
     }
 
     /// Reads one row inside the transaction (sees the transaction's writes).
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
-        if let Some(change) = self.change(&row_key(self.svc, kind, scope, key))? {
-            return Ok(change.map(|s| staged_row(key, &s)));
+        let k = row_key(self.svc, kind, scope, key);
+        match self.lookup(&k)? {
+            Lookup::Pending(change) => Ok(change.map(|s| staged_row(key, &s))),
+            Lookup::Cached(row) => Ok(row.map(|r| (*r).clone())),
+            Lookup::Miss(ver) => {
+                let row = self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))?;
+                Ok(self.store.fill(&k, ver, row))
+            }
         }
-        self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))
     }
 
     /// Lists rows inside the transaction.
@@ -946,8 +1017,10 @@ impl Tx<'_> {
         scope: &str,
         key: &str,
     ) -> Result<Option<i64>, StoreError> {
-        if let Some(change) = self.change(k)? {
-            return Ok(change.map(|s| s.seq));
+        match self.lookup(k)? {
+            Lookup::Pending(change) => return Ok(change.map(|s| s.seq)),
+            Lookup::Cached(row) => return Ok(row.map(|r| r.seq)),
+            Lookup::Miss(_) => {}
         }
         self.with_snapshot(|c| {
             Ok(c.prepare_cached(
@@ -1141,6 +1214,47 @@ mod tests {
         check(&iam);
         assert_eq!(docs_in_sqlite(&d.path().join("state.db")), 3);
         assert_eq!(journal_files(d.path()), 1, "only the current journal");
+    }
+
+    #[test]
+    fn cached_rows_and_absences_follow_every_commit() {
+        let (_d, s) = open();
+        let iam = s.service("iam");
+        // Absent, cached as absent, then created: the read sees it.
+        assert!(iam.get("role", "acct", "r").unwrap().is_none());
+        assert!(iam.get("role", "acct", "r").unwrap().is_none());
+        iam.write(|tx| {
+            assert!(tx.get("role", "acct", "r")?.is_none());
+            tx.put("role", "acct", "r", None, &json!(1))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(1));
+        s.flush().unwrap();
+        // Read from SQLite twice (the second from the cache), then updated
+        // and deleted: every read follows.
+        for _ in 0..2 {
+            assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(1));
+        }
+        iam.write(|tx| tx.put("role", "acct", "r", None, &json!(2)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(2));
+        s.flush().unwrap();
+        assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(2));
+        iam.write(|tx| tx.delete("role", "acct", "r"))
+            .unwrap()
+            .unwrap();
+        s.flush().unwrap();
+        assert!(iam.get("role", "acct", "r").unwrap().is_none());
+        let seq = iam
+            .write(|tx| -> Result<i64, StoreError> {
+                tx.put("role", "acct", "r", None, &json!(3))?;
+                Ok(tx.get("role", "acct", "r")?.map_or(0, |r| r.seq))
+            })
+            .unwrap()
+            .unwrap();
+        assert!(seq > 1, "a re-created row gets a new sequence number");
     }
 
     #[test]

@@ -622,10 +622,12 @@ fn parse_rest(
     for (name, member) in &shape.members {
         let target = cx.shape(&member.shape)?;
         let wire = member.location_name.as_deref().unwrap_or(name);
-        let path = lower_camel(name);
+        // The member's path is only for error messages: built on demand.
+        let path_cell = std::cell::OnceCell::new();
+        let path = || path_cell.get_or_init(|| lower_camel(name)).as_str();
         let value = match member.location {
             Some(Location::Uri) => match labels.iter().find(|(k, _)| k == wire) {
-                Some((_, v)) => Some(scalar_from_str(cx, target, v, &path)?),
+                Some((_, v)) => Some(scalar_from_str(cx, target, v, path())?),
                 None => None,
             },
             Some(Location::Querystring) => match target.shape_type {
@@ -668,7 +670,7 @@ fn parse_rest(
                     let mut items = Vec::new();
                     for (_, v) in query.iter().filter(|(k, _)| k == wire) {
                         match es {
-                            Some(es) => items.push(scalar_from_str(cx, es, v, &path)?),
+                            Some(es) => items.push(scalar_from_str(cx, es, v, path())?),
                             None => items.push(Value::String(v.clone())),
                         }
                     }
@@ -679,13 +681,13 @@ fn parse_rest(
                     }
                 }
                 _ => match query.iter().find(|(k, _)| k == wire) {
-                    Some((_, v)) => Some(scalar_from_str(cx, target, v, &path)?),
+                    Some((_, v)) => Some(scalar_from_str(cx, target, v, path())?),
                     None => None,
                 },
             },
             Some(Location::Header) => match header_str(req, wire) {
                 None => None,
-                Some(raw) => Some(header_value(cx, member, target, &raw, &path)?),
+                Some(raw) => Some(header_value(cx, member, target, &raw, path())?),
             },
             Some(Location::Headers) => {
                 let prefix = wire.to_ascii_lowercase();
