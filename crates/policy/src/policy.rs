@@ -172,6 +172,19 @@ impl Policy {
         parse_policy(v, kind)
     }
 
+    /// Whether evaluating this policy can read the request context: a
+    /// statement has a condition, or a resource pattern holds a policy
+    /// variable. When no policy of a request does, the context need not be
+    /// built.
+    pub fn reads_context(&self) -> bool {
+        self.statements.iter().any(|s| {
+            !s.conditions.is_empty()
+                || s.resources
+                    .as_ref()
+                    .is_some_and(|r| r.raw.iter().any(|x| x.contains("${")))
+        })
+    }
+
     pub fn kind(&self) -> PolicyKind {
         self.kind
     }
@@ -595,4 +608,27 @@ fn classify_aws(s: &str) -> AwsPrincipal {
         return AwsPrincipal::Account(parts[4].to_string());
     }
     AwsPrincipal::Arn(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_context_only_with_conditions_or_variables() {
+        let parse = |doc: &str| Policy::parse(doc, PolicyKind::Identity).unwrap();
+        let plain = parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}"#,
+        );
+        assert!(!plain.reads_context());
+        let cond = parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},
+               {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+        );
+        assert!(cond.reads_context());
+        let var = parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::home/${aws:username}/*"}]}"#,
+        );
+        assert!(var.reads_context());
+    }
 }

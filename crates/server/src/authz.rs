@@ -301,8 +301,23 @@ pub fn authorize(
             }
         }
     }
+    // The request context (a dozen global keys, principal tags) is built
+    // only when some policy that applies could read it.
+    let reads = |p: &policy::Policy| p.reads_context();
+    let needs_context = pols.identity.iter().any(|(_, p)| reads(p))
+        || pols.boundary.as_ref().is_some_and(|(_, p)| reads(p))
+        || session_docs.iter().any(|(_, p)| reads(p))
+        || scps.iter().flatten().any(|(_, p)| reads(p))
+        || endpoint_policy.as_ref().is_some_and(|(_, p)| reads(p))
+        || targets
+            .iter()
+            .any(|t| t.resource_policy.as_ref().is_some_and(|(_, p)| reads(p)));
     for target in targets {
-        let cx = context_for(app, caller, target, env)?;
+        let cx = if needs_context {
+            context_for(app, caller, target, env)?
+        } else {
+            policy::Context::new()
+        };
         let req = policy::AuthzRequest {
             principal: &principal,
             action: &target.action,
