@@ -182,3 +182,41 @@ def test_aws_chunked_unsigned_trailer_upload(server):
         assert e.code == 400 and b"BadDigest" in e.read()
     with pytest.raises(botocore.exceptions.ClientError):
         server.client("s3").head_object(Bucket="chunked-bucket", Key="badsum")
+
+
+def test_declared_payload_hash_is_checked(server):
+    """A body whose SHA-256 is not the signed x-amz-content-sha256 is refused
+    (small bodies read whole, large ones streamed) and nothing is stored;
+    UNSIGNED-PAYLOAD and a matching hash are accepted, byte-exact."""
+    from botocore.auth import SigV4Auth as S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from conftest import REGION, ROOT_AK, ROOT_SK
+
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="hash-bucket")
+
+    def put(key, data, declared):
+        url = f"{server.url}/hash-bucket/{key}"
+        headers = {"X-Amz-Content-SHA256": declared, "Content-Length": str(len(data))}
+        req = AWSRequest(method="PUT", url=url, data=data, headers=headers)
+        S3SigV4Auth(Credentials(ROOT_AK, ROOT_SK), "s3", REGION).add_auth(req)
+        r = urllib.request.Request(url, data=data, method="PUT", headers=dict(req.headers.items()))
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                return resp.status, b""
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    for size in (1000, 300_000):
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        other = hashlib.sha256(data + b"!").hexdigest()
+        status, body = put(f"bad-{size}", data, other)
+        assert status == 400 and b"XAmzContentSHA256Mismatch" in body, (size, body)
+        with pytest.raises(botocore.exceptions.ClientError):
+            s3.head_object(Bucket="hash-bucket", Key=f"bad-{size}")
+        assert put(f"good-{size}", data, hashlib.sha256(data).hexdigest())[0] == 200
+        assert put(f"unsigned-{size}", data, "UNSIGNED-PAYLOAD")[0] == 200
+        for key in (f"good-{size}", f"unsigned-{size}"):
+            assert s3.get_object(Bucket="hash-bucket", Key=key)["Body"].read() == data

@@ -436,6 +436,33 @@ async fn dispatch(
     }
 }
 
+/// Reads a small body that has no `aws-chunked` framing and no trailer,
+/// checking it against a declared hex payload hash.
+async fn read_plain(body: Incoming, mode: &sigv4::PayloadHash) -> Result<Bytes, AwsError> {
+    let limit = usize::try_from(SMALL_BODY).unwrap_or(usize::MAX);
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            return Err(AwsError::new(
+                "IncompleteBody",
+                "The request body terminated unexpectedly",
+                400,
+            ))
+        }
+    };
+    if let sigv4::PayloadHash::Hex(declared) = mode {
+        let computed = ironsage_services::s3::hash::hex(&Sha256::digest(&bytes));
+        if !computed.eq_ignore_ascii_case(declared) {
+            return Err(AwsError::new(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                400,
+            ));
+        }
+    }
+    Ok(bytes)
+}
+
 /// Collects a (bounded) body from the pump; a rejected body answers the
 /// pump's precise error.
 async fn collect(
@@ -548,15 +575,6 @@ pub async fn handle_streaming(
                 };
             }
         }
-        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-        tokio::spawn(pump(
-            body,
-            tx,
-            mode,
-            decoder,
-            trailer.clone(),
-            Arc::clone(&fault),
-        ));
         // The object's declared length (decoded, for aws-chunked).
         let declared = if chunked {
             decoded_len
@@ -568,6 +586,34 @@ pub async fn handle_streaming(
                 .and_then(|v| v.parse::<u64>().ok())
         };
         let small_body = declared.is_some_and(|n| n <= SMALL_BODY);
+        if small_body && decoder.is_none() && trailer.is_none() {
+            // Small and unframed: read here, without a pump task.
+            let reader: BodyReader = match read_plain(body, &mode).await {
+                Ok(b) => Box::new(std::io::Cursor::new(b)),
+                Err(e) => {
+                    return to_http(wire::serialize_error(
+                        head.info,
+                        &e,
+                        &request_id,
+                        head.is_head,
+                    ))
+                }
+            };
+            let payload = Payload {
+                reader: Some(reader),
+                in_memory: true,
+            };
+            return dispatch(app, head, authn.key, prepared, payload, fault, request_id).await;
+        }
+        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+        tokio::spawn(pump(
+            body,
+            tx,
+            mode,
+            decoder,
+            trailer.clone(),
+            Arc::clone(&fault),
+        ));
         let reader: BodyReader = if small_body {
             // A small body is received and verified whole before the
             // handler starts (a lying Content-Length is caught by hyper and
