@@ -124,7 +124,9 @@ def test_explain_names_the_deciding_statement(server):
     # may be slow to take them, so allow it a while.
     for _ in range(300):
         out = subprocess.run([binary(), "iam", "explain", "--data-dir", server.data_dir, "--denied", "--last", "5"], capture_output=True, text=True).stdout
-        if "iam:GetUser" in out:
+        # Wait for this denial's record (an earlier test may have left
+        # another iam:GetUser denial in the log).
+        if "iam:GetUser" in out and "NoUsers" in out:
             break
         time.sleep(0.1)
     assert "DENY" in out and "iam:GetUser" in out

@@ -4,6 +4,7 @@ bucket's key policy + IAM decide who can read them."""
 import hashlib
 import json
 import os
+import time
 
 import botocore.exceptions
 import pytest
@@ -46,9 +47,23 @@ def test_no_plaintext_on_disk(server):
     head = s3.head_object(Bucket="sse-bucket", Key="kms.bin")
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key["Arn"]
     assert files_containing(server.data_dir, MARKER) == []
-    # Control: an unencrypted object's bytes are found by the same scan.
-    s3.put_object(Bucket="sse-bucket", Key="plain.bin", Body=body)
-    assert files_containing(os.path.join(server.data_dir, "blobs"), MARKER) != []
+    # With no encryption asked for, an object still gets SSE-S3 (every
+    # bucket's base level, as on AWS since 2023): no plaintext either, and
+    # the bucket reports that default.
+    r = s3.put_object(Bucket="sse-bucket", Key="plain.bin", Body=body)
+    assert r["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket="sse-bucket", Key="plain.bin")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket="sse-bucket", Key="plain.bin")["Body"].read() == body
+    enc = s3.get_bucket_encryption(Bucket="sse-bucket")["ServerSideEncryptionConfiguration"]
+    assert enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert files_containing(server.data_dir, MARKER) == []
+    # Control: what S3 stores unencrypted (user metadata) is found by the
+    # same scan.
+    s3.put_object(Bucket="sse-bucket", Key="meta.bin", Body=b"x", Metadata={"note": MARKER.decode()})
+    deadline = time.time() + 10
+    while not files_containing(server.data_dir, MARKER) and time.time() < deadline:
+        time.sleep(0.05)
+    assert files_containing(server.data_dir, MARKER) != []
 
 
 def test_kms_permission_needed_to_read(server):

@@ -339,6 +339,12 @@ impl S3 {
                 } else if st.get == op {
                     self.bucket(name)
                         .and_then(|b| match b.config.get(st.member) {
+                            // Every bucket is encrypted with SSE-S3 unless
+                            // configured otherwise (AWS since January 2023):
+                            // its encryption is never "not found".
+                            None if st.member == "ServerSideEncryptionConfiguration" => Ok(json!({
+                                st.member: super::sse::default_encryption_configuration()
+                            })),
                             None => Err(missing(st.code, st.message)),
                             // Lifecycle and CORS answer their members unwrapped.
                             Some(v)

@@ -54,7 +54,6 @@ pub(crate) struct Sse {
 /// What a write asked for, before any key is generated.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Plan {
-    None,
     S3Managed,
     Kms {
         /// As requested (id, ARN, alias) or `None` for `alias/aws/s3`.
@@ -115,6 +114,15 @@ pub(crate) fn check_no_sse_c(input: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// What GetBucketEncryption answers for a bucket with no configuration of
+/// its own: SSE-S3, the base level of every bucket.
+pub(crate) fn default_encryption_configuration() -> Value {
+    serde_json::json!({"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": AES256},
+        "BucketKeyEnabled": false
+    }]})
+}
+
 /// The bucket's default encryption rule, if configured.
 fn bucket_default(bucket: &Bucket) -> Option<(String, Option<String>, bool)> {
     let rule = bucket
@@ -171,7 +179,9 @@ pub(crate) fn plan(bucket: &Bucket, key: &str, input: &Value) -> Result<Plan, Aw
             }
             match bucket_default(bucket) {
                 Some((a, k, bk)) => (a, k, Some(req_bk.unwrap_or(bk))),
-                None => return Ok(Plan::None),
+                // The base level every bucket has (AWS since January
+                // 2023): SSE-S3.
+                None => return Ok(Plan::S3Managed),
             }
         }
     };
@@ -251,7 +261,6 @@ impl S3 {
         region: &str,
     ) -> Result<Option<(Sse, DataKey)>, AwsError> {
         match plan {
-            Plan::None => Ok(None),
             Plan::S3Managed => {
                 let dk = Zeroizing::new(ironsage_crypto::random_bytes::<32>());
                 let dk_id = super::random_id();

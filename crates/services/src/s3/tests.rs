@@ -990,11 +990,23 @@ fn tagging_and_bucket_config() {
             "ServerSideEncryptionConfigurationNotFoundError",
         ),
     ];
+    // Encryption is never "not found": unconfigured, every bucket has
+    // SSE-S3 (AWS since January 2023).
+    let absent = |get: &str, member: &str, missing: &str| {
+        if member == "ServerSideEncryptionConfiguration" {
+            assert_eq!(
+                e.call(get, json!({"Bucket": "t-bkt"})).unwrap()[member],
+                json!({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]})
+            );
+        } else {
+            assert_eq!(
+                code(e.call(get, json!({"Bucket": "t-bkt"}))),
+                (missing.to_string(), 404)
+            );
+        }
+    };
     for (put, get, del, member, v, missing) in cases {
-        assert_eq!(
-            code(e.call(get, json!({"Bucket": "t-bkt"}))),
-            (missing.to_string(), 404)
-        );
+        absent(get, member, missing);
         e.call(put, json!({"Bucket": "t-bkt", member: v})).unwrap();
         assert_eq!(e.call(get, json!({"Bucket": "t-bkt"})).unwrap()[member], v);
         if member == "ServerSideEncryptionConfiguration" {
@@ -1009,10 +1021,7 @@ fn tagging_and_bucket_config() {
             assert!(e.s3.obj("t-bkt", "enc").unwrap().is_none());
         }
         e.call(del, json!({"Bucket": "t-bkt"})).unwrap();
-        assert_eq!(
-            code(e.call(get, json!({"Bucket": "t-bkt"}))),
-            (missing.to_string(), 404)
-        );
+        absent(get, member, missing);
     }
     let lc = json!({"Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}}]});
     assert_eq!(
@@ -1423,12 +1432,21 @@ fn plaintext_marker_never_reaches_disk() {
         body.extend_from_slice(marker);
         body.extend_from_slice(format!("#{i};").as_bytes());
     }
-    // Control: without encryption the scan finds the marker.
-    e.put("plain", "k", &body);
-    assert!(e.on_disk(marker));
-    e.call("DeleteObject", json!({"Bucket": "plain", "Key": "k"}))
-        .unwrap();
-    assert!(!e.on_disk(marker));
+    // Control: the scan sees what is stored unencrypted (user metadata,
+    // which S3 does not encrypt either) wherever it lands: journal,
+    // database or blob files.
+    let meta_marker = "IRONSAGE-METADATA-MARKER-77e1";
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "plain", "Key": "meta", "Metadata": {"note": meta_marker}}),
+        b"x",
+    )
+    .unwrap();
+    assert!(e.on_disk(meta_marker.as_bytes()));
+    // No encryption asked for and no bucket configuration: SSE-S3 all the
+    // same (every bucket's base level).
+    let out = e.put("plain", "k", &body);
+    assert_eq!(out["ServerSideEncryption"], "AES256");
     let arn = e.kms_key("alias/ml");
     e.stream(
         "PutObject",
@@ -1467,7 +1485,7 @@ fn plaintext_marker_never_reaches_disk() {
                "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": p.output["ETag"]}]}}),
     )
     .unwrap();
-    assert_eq!(e.blob_bytes().len(), 4);
+    assert_eq!(e.blob_bytes().len(), 6);
     for (path, bytes) in e.blob_bytes() {
         assert!(
             !bytes.windows(marker.len()).any(|w| w == marker),
@@ -1483,11 +1501,12 @@ fn plaintext_marker_never_reaches_disk() {
             "{k}"
         );
     }
+    assert_eq!(e.get(json!({"Bucket": "plain", "Key": "k"})).unwrap().1, body);
     // Deleting removes the blob and the row with its wrapped key.
     e.call("DeleteObject", json!({"Bucket": "secret", "Key": "s3"}))
         .unwrap();
     assert!(e.s3.obj("secret", "s3").unwrap().is_none());
-    assert_eq!(e.blob_files(), 3);
+    assert_eq!(e.blob_files(), 5);
 }
 
 #[test]
@@ -2000,18 +2019,22 @@ fn copy_reencrypts_per_destination() {
         e.get(json!({"Bucket": "dst", "Key": "b"})).unwrap().1,
         b"copy me"
     );
-    // Without headers into a bucket without a default: not encrypted.
+    // Without headers into a bucket without a configuration of its own:
+    // SSE-S3, the base level of every bucket.
     let out = e
         .call(
             "CopyObject",
             json!({"Bucket": "dst", "Key": "c", "CopySource": "dst/b"}),
         )
         .unwrap();
-    assert!(out.get("ServerSideEncryption").is_none());
+    assert_eq!(out["ServerSideEncryption"], "AES256");
     let (g, got) = e.get(json!({"Bucket": "dst", "Key": "c"})).unwrap();
     assert_eq!(got, b"copy me");
-    assert!(g.get("ServerSideEncryption").is_none());
-    assert!(e.version("dst", "c").sse.is_none());
+    assert_eq!(g["ServerSideEncryption"], "AES256");
+    assert_eq!(
+        e.version("dst", "c").sse.map(|s| s.algorithm),
+        Some("AES256".to_string())
+    );
     // Onto itself, changing only the encryption: allowed (as on AWS).
     let out = e
         .call(
