@@ -250,6 +250,19 @@ async fn pump(
     }
 }
 
+/// Starts [`pump`] on the body; returns what it sends.
+fn spawn_pump(
+    body: Incoming,
+    mode: sigv4::PayloadHash,
+    decoder: Option<sigv4::ChunkedDecoder>,
+    trailer: Option<String>,
+    fault: &BodyFault,
+) -> mpsc::Receiver<Chunk> {
+    let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+    tokio::spawn(pump(body, tx, mode, decoder, trailer, Arc::clone(fault)));
+    rx
+}
+
 /// A trailing checksum being computed over the decoded body.
 enum TrailerSum {
     Crc(
@@ -605,15 +618,7 @@ pub async fn handle_streaming(
             };
             return dispatch(app, head, authn.key, prepared, payload, fault, request_id).await;
         }
-        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-        tokio::spawn(pump(
-            body,
-            tx,
-            mode,
-            decoder,
-            trailer.clone(),
-            Arc::clone(&fault),
-        ));
+        let mut rx = spawn_pump(body, mode, decoder, trailer, &fault);
         let reader: BodyReader = if small_body {
             // A small body is received and verified whole before the
             // handler starts (a lying Content-Length is caught by hyper and
@@ -657,15 +662,7 @@ pub async fn handle_streaming(
     let buf = if empty {
         Vec::new()
     } else {
-        let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
-        tokio::spawn(pump(
-            body,
-            tx,
-            mode,
-            decoder,
-            trailer.clone(),
-            Arc::clone(&fault),
-        ));
+        let mut rx = spawn_pump(body, mode, decoder, trailer, &fault);
         match collect(&mut rx, &fault, &head, &request_id).await {
             Ok(b) => b,
             Err(r) => return r,

@@ -264,6 +264,19 @@ fn apply_ops<'a>(
     Ok(())
 }
 
+/// The journal operation of a row change (`None`: a delete).
+fn row_op<'a>(key: &'a str, change: &'a Option<Arc<Staged>>) -> journal::OpRef<'a> {
+    match change {
+        Some(s) => journal::OpRef::Put {
+            key,
+            parent: s.parent.as_deref(),
+            seq: s.seq,
+            text: &s.text,
+        },
+        None => journal::OpRef::Delete { key },
+    }
+}
+
 fn op_ref(op: &journal::Op) -> journal::OpRef<'_> {
     match op {
         journal::Op::Put {
@@ -327,22 +340,11 @@ impl Shared {
             return Ok(());
         }
         let record = journal::encode(
-            buf.rows
-                .iter()
-                .map(|(k, r)| match r {
-                    Some(s) => journal::OpRef::Put {
-                        key: k,
-                        parent: s.parent.as_deref(),
-                        seq: s.seq,
-                        text: &s.text,
-                    },
-                    None => journal::OpRef::Delete { key: k },
-                })
-                .chain(
-                    buf.seqs
-                        .iter()
-                        .map(|(n, v)| journal::OpRef::Seq { name: n, value: *v }),
-                ),
+            buf.rows.iter().map(|(k, r)| row_op(k, r)).chain(
+                buf.seqs
+                    .iter()
+                    .map(|(n, v)| journal::OpRef::Seq { name: n, value: *v }),
+            ),
         );
         let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
         p.journal
@@ -393,20 +395,10 @@ impl Shared {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             apply_ops(
                 &tx,
-                rows.iter()
-                    .map(|(k, (_, r))| match r {
-                        Some(s) => journal::OpRef::Put {
-                            key: k,
-                            parent: s.parent.as_deref(),
-                            seq: s.seq,
-                            text: &s.text,
-                        },
-                        None => journal::OpRef::Delete { key: k },
-                    })
-                    .chain(
-                        seqs.iter()
-                            .map(|(n, (_, v))| journal::OpRef::Seq { name: n, value: *v }),
-                    ),
+                rows.iter().map(|(k, (_, r))| row_op(k, r)).chain(
+                    seqs.iter()
+                        .map(|(n, (_, v))| journal::OpRef::Seq { name: n, value: *v }),
+                ),
             )?;
             tx.commit()?;
         }

@@ -1501,7 +1501,10 @@ fn plaintext_marker_never_reaches_disk() {
             "{k}"
         );
     }
-    assert_eq!(e.get(json!({"Bucket": "plain", "Key": "k"})).unwrap().1, body);
+    assert_eq!(
+        e.get(json!({"Bucket": "plain", "Key": "k"})).unwrap().1,
+        body
+    );
     // Deleting removes the blob and the row with its wrapped key.
     e.call("DeleteObject", json!({"Bucket": "secret", "Key": "s3"}))
         .unwrap();
