@@ -206,6 +206,30 @@ impl FrameDecryptor {
         )
     }
 
+    /// [`Self::decrypt_frame`] in place: `frame` holds frame `i`'s
+    /// ciphertext and is left holding its plaintext.
+    pub fn decrypt_frame_in_place(
+        &self,
+        prefix: &[u8; 4],
+        i: u64,
+        frame: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        if i >= self.frames() {
+            return Err(CryptoError::Format(format!("frame {i} out of range")));
+        }
+        let last = i + 1 == self.frames();
+        let span = self.frame_span(i);
+        if frame.len() as u64 != span.end - span.start {
+            return Err(CryptoError::Integrity);
+        }
+        crate::open_in_place(
+            &self.key,
+            &nonce(prefix, i),
+            &aad(&self.object_id, i, last),
+            frame,
+        )
+    }
+
     /// Decrypts a whole body held in memory.
     pub fn decrypt_all(&self, encrypted: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if encrypted.len() as u64 != encrypted_len(self.plain_len) {

@@ -108,6 +108,27 @@ pub fn open(
     Ok(buf)
 }
 
+/// [`open`] in place: `buf` holds `ciphertext ‖ tag` and is left holding
+/// the plaintext (no copy, no allocation).
+pub fn open_in_place(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    if buf.len() < TAG_LEN {
+        return Err(CryptoError::Integrity);
+    }
+    let k = gcm_key(key);
+    let n = Nonce::assume_unique_for_key(*nonce);
+    let len = k
+        .open_in_place(n, Aad::from(aad), buf)
+        .map_err(|_| CryptoError::Integrity)?
+        .len();
+    buf.truncate(len);
+    Ok(())
+}
+
 /// Constant-time equality of two byte strings.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()

@@ -436,14 +436,19 @@ impl Frames {
     fn load(&mut self) -> io::Result<()> {
         let span = self.dec.frame_span(self.next);
         self.file.seek(SeekFrom::Start(span.start))?;
-        let mut ct = vec![0u8; (span.end - span.start) as usize];
-        self.file.read_exact(&mut ct)?;
-        let plain = self
-            .dec
-            .decrypt_frame(&self.prefix, self.next, &ct)
+        // One buffer, reused frame after frame: read the ciphertext into
+        // it and decrypt in place. Sized once for the largest frame, so it
+        // never reallocates (a reallocation would free plaintext unwiped).
+        if self.frame.capacity() < ironsage_crypto::FRAME + 16 {
+            let more = ironsage_crypto::FRAME + 16 - self.frame.len();
+            self.frame.reserve_exact(more);
+        }
+        self.frame.resize((span.end - span.start) as usize, 0);
+        self.file.read_exact(&mut self.frame)?;
+        self.dec
+            .decrypt_frame_in_place(&self.prefix, self.next, &mut self.frame)
             .map_err(|e| integrity(format!("frame {}: {e}", self.next)))?;
         let base = self.next * ironsage_crypto::FRAME as u64;
-        self.frame = Zeroizing::new(plain);
         self.at = (self.pos - base) as usize;
         self.next += 1;
         Ok(())
