@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use zeroize::Zeroizing;
 
-use crate::{open, random_bytes, seal, CryptoError};
+use crate::{open, random_bytes, CryptoError};
 
 /// Plaintext bytes per frame.
 pub const FRAME: usize = 65536;
@@ -96,10 +96,13 @@ impl FrameEncryptor {
         }
     }
 
-    fn emit(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
+    /// Seals the buffered frame onto `out` and empties the buffer (its
+    /// allocation is kept for the next frame; it is wiped on drop).
+    fn emit(&mut self, last: bool, out: &mut Vec<u8>) {
         let n = nonce(&self.prefix, self.index);
         let a = aad(&self.object_id, self.index, last);
-        out.extend_from_slice(&seal(&self.key, &n, &a, plaintext));
+        crate::seal_append(&self.key, &n, &a, &self.buf, out);
+        self.buf.clear();
         self.index += 1;
     }
 
@@ -111,8 +114,7 @@ impl FrameEncryptor {
         let mut rest = plaintext_chunk;
         while !rest.is_empty() {
             if self.buf.len() == FRAME {
-                let frame = Zeroizing::new(std::mem::take(&mut *self.buf));
-                self.emit(&frame, false, out);
+                self.emit(false, out);
             }
             let take = (FRAME - self.buf.len()).min(rest.len());
             let (now, later) = rest.split_at(take);
@@ -124,8 +126,7 @@ impl FrameEncryptor {
     /// Emits the final frame (possibly empty).
     pub fn finish(mut self, out: &mut Vec<u8>) {
         self.header(out);
-        let frame = Zeroizing::new(std::mem::take(&mut *self.buf));
-        self.emit(&frame, true, out);
+        self.emit(true, out);
     }
 }
 

@@ -108,6 +108,31 @@ pub fn open(
     Ok(buf)
 }
 
+/// [`seal`] appending `ciphertext ‖ tag` to `out` (no intermediate buffer).
+pub fn seal_append(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let k = gcm_key(key);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let n = Nonce::assume_unique_for_key(*nonce);
+    let Some(tail) = out.get_mut(start..) else {
+        return;
+    };
+    match k.seal_in_place_separate_tag(n, Aad::from(aad), tail) {
+        Ok(tag) => out.extend_from_slice(tag.as_ref()),
+        Err(_) => {
+            // Only fails for inputs beyond GCM's 64 GiB limit per nonce.
+            eprintln!("ironsage: AES-GCM seal failed (input too large); aborting");
+            std::process::abort();
+        }
+    }
+}
+
 /// [`open`] in place: `buf` holds `ciphertext ‖ tag` and is left holding
 /// the plaintext (no copy, no allocation).
 pub fn open_in_place(
