@@ -79,6 +79,8 @@ def test_kms_permission_needed_to_read(server):
     assert s3.head_object(Bucket="kms-guarded", Key="secret")["SSEKMSKeyId"] == key["Arn"]
     _, k = make_user(server, "no-kms", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
     user = server.client("s3", ak=k["AccessKeyId"], sk=k["SecretAccessKey"])
+    # HEAD reads metadata only: s3:GetObject suffices, as AWS documents.
+    assert user.head_object(Bucket="kms-guarded", Key="secret")["SSEKMSKeyId"] == key["Arn"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         user.get_object(Bucket="kms-guarded", Key="secret")
     assert e.value.response["Error"]["Code"] == "AccessDenied"

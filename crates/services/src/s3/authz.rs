@@ -274,7 +274,8 @@ fn kms_targets(
             }
         }
     }
-    if matches!(op, "GetObject" | "HeadObject") {
+    // HeadObject needs only s3:GetObject: it decrypts nothing.
+    if op == "GetObject" {
         if let Ok(Some(doc)) = s3.obj(&bucket.name, key) {
             if let Ok(v) = super::objects::pick(Some(&doc), key, s(input, "VersionId")) {
                 if let Some(t) = v.sse.as_ref().and_then(|x| s3.decrypt_target(x, account)) {

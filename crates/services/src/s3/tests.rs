@@ -1622,11 +1622,25 @@ fn sse_kms_round_trip_reports_key_and_authorizes_kms() {
         e.s3.targets(&e.ctx(), "PutObject", &json!({"Bucket": "kkb", "Key": "x"}))
             .unwrap();
     assert!(ts.iter().all(|t| !t.action.starts_with("kms:")));
-    // GetObject / HeadObject: kms:Decrypt on the object's key.
-    for op in ["GetObject", "HeadObject"] {
+    // HeadObject reads metadata only: s3:GetObject, no KMS permission (as
+    // AWS documents it).
+    let ts =
+        e.s3.targets(
+            &e.ctx(),
+            "HeadObject",
+            &json!({"Bucket": "kkb", "Key": "model.bin"}),
+        )
+        .unwrap();
+    assert!(ts.iter().all(|t| !t.action.starts_with("kms:")));
+    // GetObject: kms:Decrypt on the object's key.
+    {
         let ts =
-            e.s3.targets(&e.ctx(), op, &json!({"Bucket": "kkb", "Key": "model.bin"}))
-                .unwrap();
+            e.s3.targets(
+                &e.ctx(),
+                "GetObject",
+                &json!({"Bucket": "kkb", "Key": "model.bin"}),
+            )
+            .unwrap();
         let d = ts
             .iter()
             .find(|t| t.action == "kms:Decrypt")
