@@ -129,24 +129,28 @@ fn walk(
                 return Ok(());
             };
             for (name, member) in &shape.members {
+                let present = obj.get(name).filter(|v| !v.is_null());
+                // Absent optional members (most of a REST input) cost
+                // nothing: no shape lookup, no path.
+                if present.is_none() && !shape.is_required(name) {
+                    continue;
+                }
                 let target = cx.shape(&member.shape)?;
                 let mpath = if path.is_empty() {
                     lower_camel(name)
                 } else {
                     format!("{path}.{}", lower_camel(name))
                 };
-                match obj.get(name) {
-                    Some(v) if !v.is_null() => walk(cx, target, v, &mpath, depth + 1, out)?,
-                    _ => {
-                        if shape.is_required(name) {
-                            let wire = wire_name(cx.protocol, name, member, target).into_owned();
-                            out.push(Violation {
-                                message: format!(
-                                    "Value null at '{mpath}' failed to satisfy constraint: Member must not be null"
-                                ),
-                                missing: Some(wire),
-                            });
-                        }
+                match present {
+                    Some(v) => walk(cx, target, v, &mpath, depth + 1, out)?,
+                    None => {
+                        let wire = wire_name(cx.protocol, name, member, target).into_owned();
+                        out.push(Violation {
+                            message: format!(
+                                "Value null at '{mpath}' failed to satisfy constraint: Member must not be null"
+                            ),
+                            missing: Some(wire),
+                        });
                     }
                 }
             }
