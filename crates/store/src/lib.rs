@@ -975,6 +975,25 @@ impl Tx<'_> {
         }
     }
 
+    /// [`Tx::get`] without copying the document out of the store's cache
+    /// (for rows a transaction only reads).
+    pub fn get_shared(
+        &self,
+        kind: &str,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<Arc<Row>>, StoreError> {
+        let k = row_key(self.svc, kind, scope, key);
+        match self.lookup(&k)? {
+            Lookup::Cached(row) => Ok(row),
+            Lookup::Pending(change) => Ok(change.map(|s| Arc::new(staged_row(key, &s)))),
+            Lookup::Miss(ver) => {
+                let row = self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))?;
+                Ok(self.store.fill(&k, ver, row).map(Arc::new))
+            }
+        }
+    }
+
     /// Lists rows inside the transaction.
     pub fn list(
         &self,

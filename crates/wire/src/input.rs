@@ -620,8 +620,17 @@ fn parse_rest(
         .filter_map(|m| m.location_name.as_deref())
         .collect();
     for (name, member) in &shape.members {
-        let target = cx.shape(&member.shape)?;
         let wire = member.location_name.as_deref().unwrap_or(name);
+        // Most members of a REST input are headers the request does not
+        // send: those cost one header lookup, nothing more.
+        let raw_header = match member.location {
+            Some(Location::Header) => match header_str(req, wire) {
+                Some(raw) => Some(raw),
+                None => continue,
+            },
+            _ => None,
+        };
+        let target = cx.shape(&member.shape)?;
         // The member's path is only for error messages: built on demand.
         let path_cell = std::cell::OnceCell::new();
         let path = || path_cell.get_or_init(|| lower_camel(name)).as_str();
@@ -685,7 +694,7 @@ fn parse_rest(
                     None => None,
                 },
             },
-            Some(Location::Header) => match header_str(req, wire) {
+            Some(Location::Header) => match raw_header {
                 None => None,
                 Some(raw) => Some(header_value(cx, member, target, &raw, path())?),
             },

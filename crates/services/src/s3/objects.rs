@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::body::Expect;
@@ -311,10 +312,10 @@ impl S3 {
     ) -> Result<(Bucket, Version, Vec<String>), AwsError> {
         self.write_object(bname, key, |tx| {
             let row = tx
-                .get(super::BUCKET, super::GLOBAL, bname)
+                .get_shared(super::BUCKET, super::GLOBAL, bname)
                 .map_err(internal_store)?
                 .ok_or_else(|| super::no_such_bucket(bname))?;
-            let bucket: Bucket = serde_json::from_value(row.doc).map_err(super::corrupt)?;
+            let bucket = Bucket::deserialize(&row.doc).map_err(super::corrupt)?;
             let mut doc: ObjDoc = match tx.get(OBJ, bname, key).map_err(internal_store)? {
                 Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
                 None => ObjDoc::default(),
