@@ -1,0 +1,438 @@
+//! Store tests over temp dirs: pending and flushed reads, crash replay,
+//! concurrency, the read-only second opener.
+
+use super::*;
+use serde_json::json;
+
+fn open() -> (tempfile::TempDir, Arc<Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db"), Durability::Normal).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn put_get_list_delete() {
+    let (_d, s) = open();
+    let iam = s.service("iam");
+    iam.write(|tx| -> Result<(), StoreError> {
+        tx.put("role", "111122223333", "b", None, &json!({"n": "b"}))?;
+        tx.put("role", "111122223333", "a", None, &json!({"n": "a"}))?;
+        tx.put("policy", "111122223333", "a/p", Some("a"), &json!({"p": 1}))?;
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    let rows = iam.list("role", "111122223333", None).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        iam.get("role", "111122223333", "b").unwrap().unwrap().doc,
+        json!({"n": "b"})
+    );
+    assert_eq!(
+        iam.list("policy", "111122223333", Some("a")).unwrap().len(),
+        1
+    );
+    assert!(iam.get("role", "other", "a").unwrap().is_none());
+    iam.write(|tx| tx.delete("role", "111122223333", "a"))
+        .unwrap()
+        .unwrap();
+    assert!(iam.get("role", "111122223333", "a").unwrap().is_none());
+}
+
+fn docs_in_sqlite(path: &Path) -> usize {
+    let c = Connection::open(path).unwrap();
+    c.query_row("SELECT COUNT(*) FROM docs", [], |r| r.get::<_, i64>(0))
+        .unwrap() as usize
+}
+
+fn journal_files(dir: &Path) -> usize {
+    journal::list(dir, "state.db").unwrap().len()
+}
+
+#[test]
+fn pending_changes_are_read_before_and_after_the_flush() {
+    let (d, s) = open();
+    let iam = s.service("iam");
+    iam.write(|tx| -> Result<(), StoreError> {
+        for k in ["a", "b", "c"] {
+            tx.put("role", "acct", k, Some("p1"), &json!({"k": k}))?;
+        }
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    s.flush().unwrap();
+    assert_eq!(docs_in_sqlite(&d.path().join("state.db")), 3);
+    // Now pending over flushed: an update (moving b to another
+    // parent), a delete, an insert.
+    iam.write(|tx| -> Result<(), StoreError> {
+        tx.put("role", "acct", "b", Some("p2"), &json!({"k": "b2"}))?;
+        assert!(tx.delete("role", "acct", "a")?);
+        assert!(!tx.delete("role", "acct", "zz")?);
+        tx.put("role", "acct", "d", Some("p1"), &json!({"k": "d"}))?;
+        // The transaction sees its own changes.
+        assert!(tx.get("role", "acct", "a")?.is_none());
+        let keys: Vec<String> = tx
+            .list("role", "acct", Some("p1"))?
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(keys, ["c", "d"]);
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    let check = |iam: &ServiceStore| {
+        let keys = |p| -> Vec<String> {
+            iam.list("role", "acct", p)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.key)
+                .collect()
+        };
+        assert_eq!(keys(None), ["b", "c", "d"]);
+        assert_eq!(keys(Some("p1")), ["c", "d"]);
+        assert_eq!(keys(Some("p2")), ["b"]);
+        assert!(iam.get("role", "acct", "a").unwrap().is_none());
+        assert_eq!(
+            iam.get("role", "acct", "b").unwrap().unwrap().doc,
+            json!({"k": "b2"})
+        );
+        let all: Vec<(String, String)> = iam
+            .list_all_scopes("role")
+            .unwrap()
+            .into_iter()
+            .map(|(s, r)| (s, r.key))
+            .collect();
+        assert_eq!(all.len(), 3);
+    };
+    check(&iam);
+    s.flush().unwrap();
+    check(&iam);
+    assert_eq!(docs_in_sqlite(&d.path().join("state.db")), 3);
+    assert_eq!(journal_files(d.path()), 1, "only the current journal");
+}
+
+#[test]
+fn cached_rows_and_absences_follow_every_commit() {
+    let (_d, s) = open();
+    let iam = s.service("iam");
+    // Absent, cached as absent, then created: the read sees it.
+    assert!(iam.get("role", "acct", "r").unwrap().is_none());
+    assert!(iam.get("role", "acct", "r").unwrap().is_none());
+    iam.write(|tx| {
+        assert!(tx.get("role", "acct", "r")?.is_none());
+        tx.put("role", "acct", "r", None, &json!(1))
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(1));
+    s.flush().unwrap();
+    // Read from SQLite twice (the second from the cache), then updated
+    // and deleted: every read follows.
+    for _ in 0..2 {
+        assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(1));
+    }
+    iam.write(|tx| tx.put("role", "acct", "r", None, &json!(2)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(2));
+    s.flush().unwrap();
+    assert_eq!(iam.get("role", "acct", "r").unwrap().unwrap().doc, json!(2));
+    iam.write(|tx| tx.delete("role", "acct", "r"))
+        .unwrap()
+        .unwrap();
+    s.flush().unwrap();
+    assert!(iam.get("role", "acct", "r").unwrap().is_none());
+    let seq = iam
+        .write(|tx| -> Result<i64, StoreError> {
+            tx.put("role", "acct", "r", None, &json!(3))?;
+            Ok(tx.get("role", "acct", "r")?.map_or(0, |r| r.seq))
+        })
+        .unwrap()
+        .unwrap();
+    assert!(seq > 1, "a re-created row gets a new sequence number");
+}
+
+#[test]
+fn a_crash_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let (seq_a, seq_b);
+    {
+        let s = Store::open(&path, Durability::Normal).unwrap();
+        let iam = s.service("iam");
+        iam.write(|tx| tx.put("role", "acct", "a", None, &json!(1)))
+            .unwrap()
+            .unwrap();
+        s.flush().unwrap();
+        iam.write(|tx| -> Result<(), StoreError> {
+            tx.put("role", "acct", "b", None, &json!(2))?;
+            tx.put("role", "acct", "a", None, &json!(3))?;
+            tx.next_seq("event")?;
+            tx.next_seq("event")?;
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        seq_a = iam.get("role", "acct", "a").unwrap().unwrap().seq;
+        seq_b = iam.get("role", "acct", "b").unwrap().unwrap().seq;
+        s.crash();
+    }
+    assert!(journal_files(dir.path()) >= 1);
+    // A torn record after the last acknowledged one (a write cut short).
+    let (_, newest) = journal::list(dir.path(), "state.db")
+        .unwrap()
+        .pop()
+        .unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&newest)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[9, 0, 0, 0, 1, 2]).unwrap();
+    drop(f);
+    let s = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(journal_files(dir.path()), 1, "replayed files are removed");
+    let iam = s.service("iam");
+    let a = iam.get("role", "acct", "a").unwrap().unwrap();
+    assert_eq!((a.doc, a.seq), (json!(3), seq_a));
+    assert_eq!(iam.get("role", "acct", "b").unwrap().unwrap().seq, seq_b);
+    // Counters continue after the replayed values.
+    let next = iam.write(|tx| tx.next_seq("event")).unwrap().unwrap();
+    assert_eq!(next, 3);
+    let new_seq = iam
+        .write(|tx| -> Result<i64, StoreError> {
+            tx.put("role", "acct", "c", None, &json!(4))?;
+            Ok(tx.get("role", "acct", "c")?.map(|r| r.seq).unwrap_or(0))
+        })
+        .unwrap()
+        .unwrap();
+    assert!(new_seq > seq_a.max(seq_b));
+}
+
+#[test]
+fn concurrent_writers_readers_and_the_flusher_agree() {
+    let (_d, s) = open();
+    std::thread::scope(|sc| {
+        for w in 0..4 {
+            let svc = s.service("iam");
+            sc.spawn(move || {
+                for i in 0..300 {
+                    svc.write(|tx| -> Result<(), StoreError> {
+                        let cur = tx
+                            .get("count", "acct", "n")?
+                            .and_then(|r| r.doc.as_i64())
+                            .unwrap_or(0);
+                        tx.put("count", "acct", "n", None, &json!(cur + 1))?;
+                        tx.put("item", "acct", &format!("{w}-{i:03}"), None, &json!(i))?;
+                        if i % 3 == 0 {
+                            tx.delete("item", "acct", &format!("{w}-{:03}", i / 2))?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap()
+                    .unwrap();
+                    if i % 50 == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(3));
+                    }
+                }
+            });
+        }
+        let svc = s.service("iam");
+        sc.spawn(move || {
+            for _ in 0..200 {
+                let n = svc.list("item", "acct", None).unwrap().len();
+                assert!(n <= 1200);
+            }
+        });
+    });
+    let iam = s.service("iam");
+    assert_eq!(
+        iam.get("count", "acct", "n").unwrap().unwrap().doc,
+        json!(1200)
+    );
+    let before = iam.list("item", "acct", None).unwrap();
+    s.flush().unwrap();
+    let after = iam.list("item", "acct", None).unwrap();
+    assert_eq!(before, after);
+    // Every writer deleted the items i/2 for i % 3 == 0.
+    let mut expected = 0;
+    for i in 0..300 {
+        let deleted = (0..300).any(|j: i32| j % 3 == 0 && j / 2 == i && j >= i);
+        if !deleted {
+            expected += 1;
+        }
+    }
+    assert_eq!(after.len(), 4 * expected);
+}
+
+#[test]
+fn a_second_opener_is_read_only_and_replays_nothing() {
+    let (d, s) = open();
+    let iam = s.service("iam");
+    iam.write(|tx| tx.put("role", "acct", "a", None, &json!(1)))
+        .unwrap()
+        .unwrap();
+    let other = Store::open(&d.path().join("state.db"), Durability::Normal).unwrap();
+    assert!(other.read_only() && !s.read_only());
+    // The owner's journal is untouched; the reader sees flushed rows.
+    assert_eq!(journal_files(d.path()), 1);
+    assert!(matches!(
+        other
+            .service("iam")
+            .write(|tx| tx.put("role", "acct", "b", None, &json!(2))),
+        Err(StoreError::ReadOnly)
+    ));
+    s.flush().unwrap();
+    assert_eq!(
+        other
+            .service("iam")
+            .get("role", "acct", "a")
+            .unwrap()
+            .unwrap()
+            .doc,
+        json!(1)
+    );
+    drop(other);
+    assert!(iam.get("role", "acct", "b").unwrap().is_none());
+    // Once the owner is gone, the next opener owns the store.
+    drop(iam);
+    drop(s);
+    let next = Store::open(&d.path().join("state.db"), Durability::Normal).unwrap();
+    next.service("iam")
+        .write(|tx| tx.put("role", "acct", "b", None, &json!(2)))
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn services_are_isolated() {
+    let (_d, s) = open();
+    s.service("iam")
+        .write(|tx| tx.put("role", "acct", "r", None, &json!(1)))
+        .unwrap()
+        .unwrap();
+    assert!(s.service("sts").get("role", "acct", "r").unwrap().is_none());
+}
+
+#[test]
+fn failed_write_changes_nothing() {
+    let (_d, s) = open();
+    let iam = s.service("iam");
+    let r: Result<(), StoreError> = iam
+        .write(|tx| {
+            tx.put("role", "acct", "r", None, &json!(1))?;
+            Err(StoreError::Poisoned)
+        })
+        .unwrap();
+    assert!(r.is_err());
+    assert!(iam.get("role", "acct", "r").unwrap().is_none());
+}
+
+#[test]
+fn survives_reopen_and_keeps_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = Store::open(&path, Durability::Full).unwrap();
+        s.service("iam")
+            .write(|tx| tx.put("role", "acct", "r", None, &json!({"id": "AROA1"})))
+            .unwrap()
+            .unwrap();
+    }
+    let s = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let page: i64 = Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    assert_eq!(page, 8192);
+    let row = s.service("iam").get("role", "acct", "r").unwrap().unwrap();
+    assert_eq!(row.doc, json!({"id": "AROA1"}));
+    let seq = row.seq;
+    s.service("iam")
+        .write(|tx| tx.put("role", "acct", "r", None, &json!({"id": "AROA1", "x": 1})))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.service("iam")
+            .get("role", "acct", "r")
+            .unwrap()
+            .unwrap()
+            .seq,
+        seq
+    );
+}
+
+/// The journal record format.
+mod journal_records {
+    use crate::journal::*;
+
+    fn sample() -> Vec<u8> {
+        encode(
+            [
+                OpRef::Put {
+                    key: "iam\0role\0acct\0r",
+                    parent: Some("p"),
+                    seq: 7,
+                    text: "{\"a\":1}",
+                },
+                OpRef::Delete {
+                    key: "iam\0role\0acct\0old",
+                },
+                OpRef::Seq {
+                    name: "iam:docs",
+                    value: 8,
+                },
+            ]
+            .into_iter(),
+        )
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let mut bytes = sample();
+        bytes.extend(sample());
+        let (records, left) = decode(&bytes);
+        assert_eq!(left, 0);
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0],
+            vec![
+                Op::Put {
+                    key: "iam\0role\0acct\0r".into(),
+                    parent: Some("p".into()),
+                    seq: 7,
+                    text: "{\"a\":1}".into()
+                },
+                Op::Delete {
+                    key: "iam\0role\0acct\0old".into()
+                },
+                Op::Seq {
+                    name: "iam:docs".into(),
+                    value: 8
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_tail_ends_the_file() {
+        let one = sample();
+        let mut bytes = one.clone();
+        bytes.extend_from_slice(&one[..one.len() - 3]);
+        let (records, left) = decode(&bytes);
+        assert_eq!((records.len(), left), (1, one.len() - 3));
+        let mut bad = one.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(decode(&bad).0.len(), 0);
+        // Every prefix decodes without panicking.
+        for n in 0..one.len() {
+            let _ = decode(&one[..n]);
+        }
+    }
+}
