@@ -482,6 +482,17 @@ impl Store {
             Err(std::fs::TryLockError::WouldBlock) => None,
             Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         };
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and
+        // -shm files the database file's mode, and they hold its secrets too.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(path)?;
+        }
         let mut conn = Connection::open(path)?;
         // 8 KiB pages for a new database (an existing one keeps its own):
         // typical documents (1–2 KiB) stay on their leaf page instead of

@@ -309,6 +309,28 @@ fn a_second_opener_is_read_only_and_replays_nothing() {
 }
 
 #[test]
+fn database_and_its_wal_are_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let (d, s) = open();
+    s.service("iam")
+        .write(|tx| tx.put("role", "acct", "r", None, &json!(1)))
+        .unwrap()
+        .unwrap();
+    s.flush().unwrap();
+    for name in ["state.db", "state.db-wal", "state.db-shm", "state.db.lock"] {
+        let mode = std::fs::metadata(d.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    for (_, path) in journal::list(d.path(), "state.db").unwrap() {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
 fn services_are_isolated() {
     let (_d, s) = open();
     s.service("iam")
