@@ -458,3 +458,99 @@ mod journal_records {
         }
     }
 }
+
+/// Blob files.
+mod blob_files {
+    use crate::blobs::*;
+    use std::fs;
+    use std::io::Read;
+    use std::io::Write;
+
+    #[test]
+    fn write_finish_read_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        let mut w = bs.begin().unwrap();
+        w.write_all(b"hello ").unwrap();
+        w.write_all(b"world").unwrap();
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 1);
+        assert_eq!(w.finish("abcdef0123").unwrap(), 11);
+        // temp file gone, blob in its fan-out directory
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        assert!(d.path().join("ab/cd/abcdef0123").is_file());
+        let mut s = String::new();
+        bs.open_blob("abcdef0123")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "hello world");
+        bs.remove("abcdef0123").unwrap();
+        bs.remove("abcdef0123").unwrap();
+        assert!(bs.open_blob("abcdef0123").is_err());
+    }
+
+    #[test]
+    fn new_ids_share_a_durable_fan_out_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        let a = bs.new_id("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(a, "0123456789abcdef0123456789abcdef");
+        assert!(d.path().join("01/23").is_dir());
+        let b = bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(b, "0123ba9876543210fedcba9876543210");
+        let mut w = bs.begin().unwrap();
+        w.write_all(b"x").unwrap();
+        w.finish(&b).unwrap();
+        assert!(d.path().join("01/23").join(&b).is_file());
+        assert!(!d.path().join("fe").exists());
+        assert!(bs.new_id("../../x/y").is_err());
+        // After a run, a new prefix (and directory).
+        for _ in 2..DIR_RUN {
+            bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        }
+        let c = bs.new_id("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(c, "fedcba9876543210fedcba9876543210");
+        assert!(d.path().join("fe/dc").is_dir());
+    }
+
+    #[test]
+    fn dropped_writer_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        {
+            let mut w = bs.begin().unwrap();
+            w.write_all(b"partial").unwrap();
+        }
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(bs.sweep(|_| true).unwrap(), 0);
+    }
+
+    #[test]
+    fn rejects_path_like_ids() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        assert!(bs.path("../../etc/passwd").is_err());
+        assert!(bs.path("ab").is_err());
+        let w = bs.begin().unwrap();
+        assert!(w.finish("a/b/c/d").is_err());
+    }
+
+    #[test]
+    fn sweep_removes_orphans_and_temps_keeps_referenced() {
+        let d = tempfile::tempdir().unwrap();
+        let bs = BlobStore::open(d.path()).unwrap();
+        for id in ["keep0001", "orphan01", "keep0002"] {
+            let mut w = bs.begin().unwrap();
+            w.write_all(id.as_bytes()).unwrap();
+            w.finish(id).unwrap();
+        }
+        // a temp file left by a crash
+        fs::write(d.path().join("tmp/deadbeef"), b"x").unwrap();
+        let n = bs.sweep(|id| id.starts_with("keep")).unwrap();
+        assert_eq!(n, 2);
+        assert!(bs.open_blob("keep0001").is_ok());
+        assert!(bs.open_blob("keep0002").is_ok());
+        assert!(bs.open_blob("orphan01").is_err());
+        assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
+    }
+}
