@@ -34,12 +34,18 @@ struct Target {
     child: Child,
     port: u16,
     launch_secs: f64,
+    /// The server's data directory, removed when the target stops (a
+    /// 1 GiB phase leaves gigabytes behind otherwise).
+    data_dir: Option<PathBuf>,
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -383,6 +389,7 @@ fn start_ironsage(bin: &PathBuf) -> Result<Target> {
         child,
         port,
         launch_secs,
+        data_dir: Some(dir),
     })
 }
 
@@ -437,6 +444,7 @@ fn measure_floor(seconds: f64) -> Result<f64> {
         child,
         port,
         launch_secs: 0.0,
+        data_dir: None,
     };
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -466,6 +474,7 @@ fn start_moto() -> Result<Target> {
         child,
         port,
         launch_secs,
+        data_dir: None,
     })
 }
 

@@ -16,6 +16,12 @@ use ironsage_services::accounts::{Accounts, Bootstrap};
 use ironsage_services::credentials::{AccessKey, Credentials};
 use ironsage_store::{Durability, Store};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees a few
+/// hundred small blocks across threads, and glibc's arena bookkeeping
+/// (consolidation, chunk unlinking) cost a fifth of a PutObject's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The fixed default port (documented in the README).
 const DEFAULT_PORT: u16 = 4599;
 const DEFAULT_REGION: &str = "us-east-1";

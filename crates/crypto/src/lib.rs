@@ -72,7 +72,11 @@ fn gcm_key(key: &[u8; 32]) -> LessSafeKey {
 
 /// AES-256-GCM: returns `ciphertext ‖ 16-byte tag`.
 pub fn seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let k = gcm_key(key);
+    seal_with(&gcm_key(key), nonce, aad, plaintext)
+}
+
+/// [`seal`] with an expanded key (for keys used over and over).
+fn seal_with(k: &LessSafeKey, nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
     buf.extend_from_slice(plaintext);
     let n = Nonce::assume_unique_for_key(*nonce);
@@ -94,10 +98,19 @@ pub fn open(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    open_with(&gcm_key(key), nonce, aad, sealed)
+}
+
+/// [`open`] with an expanded key.
+fn open_with(
+    k: &LessSafeKey,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     if sealed.len() < TAG_LEN {
         return Err(CryptoError::Integrity);
     }
-    let k = gcm_key(key);
     let mut buf = sealed.to_vec();
     let n = Nonce::assume_unique_for_key(*nonce);
     let len = k

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::{open, random_bytes, seal, CryptoError};
+use aws_lc_rs::aead::LessSafeKey;
+
+use crate::{random_bytes, CryptoError};
 
 const FILE: &str = "master.key";
 /// Format byte of a wrapped blob.
@@ -15,7 +17,8 @@ const WRAP_V1: u8 = 1;
 
 /// The host master key.
 pub struct MasterKey {
-    key: Zeroizing<[u8; 32]>,
+    /// The AES-256-GCM key, expanded once rather than per wrap.
+    aead: LessSafeKey,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -49,7 +52,7 @@ impl MasterKey {
                 }
                 let mut key = Zeroizing::new([0u8; 32]);
                 key.copy_from_slice(&buf);
-                Ok(MasterKey { key })
+                Ok(MasterKey::from_key(&key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Zeroizing::new(random_bytes::<32>());
@@ -67,7 +70,7 @@ impl MasterKey {
                         if let Ok(dir) = std::fs::File::open(data_dir) {
                             let _ = dir.sync_all();
                         }
-                        Ok(MasterKey { key })
+                        Ok(MasterKey::from_key(&key))
                     }
                     // Another process created it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -82,8 +85,12 @@ impl MasterKey {
 
     /// A master key from raw bytes (tests, tools).
     pub fn from_bytes(key: [u8; 32]) -> Self {
+        MasterKey::from_key(&Zeroizing::new(key))
+    }
+
+    fn from_key(key: &Zeroizing<[u8; 32]>) -> Self {
         MasterKey {
-            key: Zeroizing::new(key),
+            aead: crate::gcm_key(key),
         }
     }
 
@@ -95,7 +102,12 @@ impl MasterKey {
         let mut out = Vec::with_capacity(1 + 12 + plaintext.len() + 16);
         out.push(WRAP_V1);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&seal(&self.key, &nonce, &aad(purpose), plaintext));
+        out.extend_from_slice(&crate::seal_with(
+            &self.aead,
+            &nonce,
+            &aad(purpose),
+            plaintext,
+        ));
         out
     }
 
@@ -111,7 +123,7 @@ impl MasterKey {
         let (nonce, sealed) = rest.split_at(12);
         let mut n = [0u8; 12];
         n.copy_from_slice(nonce);
-        open(&self.key, &n, &aad(purpose), sealed)
+        crate::open_with(&self.aead, &n, &aad(purpose), sealed)
     }
 }
 

@@ -22,6 +22,7 @@
 
 pub mod blobs;
 mod journal;
+mod presence;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +39,16 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A value could not be encoded as a JSON document.
+    #[error("cannot encode document {kind}/{key}: {source}")]
+    Encode {
+        /// Row kind.
+        kind: String,
+        /// Row key.
+        key: String,
+        /// Encoding error.
+        source: serde_json::Error,
+    },
     /// A stored document was not valid JSON.
     #[error("corrupt document {kind}/{key}: {source}")]
     Corrupt {
@@ -98,13 +109,15 @@ const FLUSH_AT: usize = 2048;
 /// How often the flusher applies what the journal holds.
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// A committed row not yet in SQLite.
+/// A committed row not yet in SQLite: its text (what the journal and
+/// SQLite get) and its document, parsed from the text on first read when
+/// the writer handed over only the text ([`Tx::put_serialized`]).
 #[derive(Debug)]
 struct Staged {
     parent: Option<String>,
     seq: i64,
     text: String,
-    doc: Value,
+    doc: std::sync::OnceLock<Value>,
 }
 
 /// A committed change not yet in SQLite: the row, or `None` for a delete,
@@ -142,6 +155,9 @@ struct Pending {
     /// (`ver` unchanged), so an entry is never older than what it shadows.
     cache: HashMap<String, (Option<Arc<Row>>, usize)>,
     cache_bytes: usize,
+    /// Which keys may exist, so a lookup of a new key need not probe
+    /// SQLite (`None` when read-only: another process writes).
+    presence: Option<presence::Presence>,
 }
 
 /// Bytes of rows [`Pending::cache`] holds before it is emptied.
@@ -188,6 +204,8 @@ pub struct Store {
     /// The advisory lock that makes this process the store's only writer
     /// (`None`: another process holds it and this one is read-only).
     owner: Mutex<Option<std::fs::File>>,
+    /// Point reads answered by SQLite (see [`Store::sqlite_point_reads`]).
+    point_reads: std::sync::atomic::AtomicU64,
 }
 
 fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
@@ -357,6 +375,11 @@ impl Shared {
             if let Some((_, size)) = p.cache.remove(&k) {
                 p.cache_bytes -= size;
             }
+            if r.is_some() {
+                if let Some(presence) = p.presence.as_mut() {
+                    presence.insert(&k);
+                }
+            }
             p.rows.insert(k, (ver, r));
         }
         for (n, v) in buf.seqs {
@@ -420,7 +443,48 @@ impl Shared {
         Ok(true)
     }
 
+    /// Adds the key of every row in SQLite to the presence filter, then
+    /// lets lookups trust it. Runs on the flusher thread before its first
+    /// flush (holding the flush lock), so SQLite holds exactly what it
+    /// held at open; rows committed meanwhile were added by their commit.
+    fn scan_presence(&self) -> Result<(), StoreError> {
+        let _one = self.flush_lock.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut keys = Vec::new();
+        {
+            let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+            let mut stmt = conn.prepare("SELECT svc, kind, scope, key FROM docs")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let part = |i: usize| r.get::<_, String>(i);
+                keys.push(row_key(&part(0)?, &part(1)?, &part(2)?, &part(3)?));
+                if keys.len() >= 4096 {
+                    self.add_present(&mut keys)?;
+                }
+            }
+        }
+        self.add_present(&mut keys)?;
+        let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some(presence) = p.presence.as_mut() {
+            presence.set_ready();
+        }
+        Ok(())
+    }
+
+    fn add_present(&self, keys: &mut Vec<String>) -> Result<(), StoreError> {
+        let mut p = self.pending.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some(presence) = p.presence.as_mut() {
+            for k in keys.drain(..) {
+                presence.insert(&k);
+            }
+        }
+        Ok(())
+    }
+
     fn run_flusher(&self) {
+        if let Err(e) = self.scan_presence() {
+            // Lookups keep probing SQLite: slower, still correct.
+            tracing::error!(error = %e, "store: reading the keys of stored rows failed");
+        }
         loop {
             if self.halt.load(std::sync::atomic::Ordering::Acquire) {
                 return;
@@ -531,6 +595,7 @@ impl Store {
                 journal,
                 cache: HashMap::new(),
                 cache_bytes: 0,
+                presence: writer.then(|| presence::Presence::new(0)),
             }),
             wake: Condvar::new(),
             stop: std::sync::atomic::AtomicBool::new(false),
@@ -556,6 +621,7 @@ impl Store {
             durability,
             flusher: Mutex::new(flusher),
             owner: Mutex::new(owner),
+            point_reads: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -585,6 +651,29 @@ impl Store {
         // The process would be gone: so is its lock.
         drop(self.owner.lock().ok().and_then(|mut o| o.take()));
         std::mem::forget(self);
+    }
+
+    /// Tests: waits until the presence filter answers lookups.
+    #[cfg(test)]
+    fn wait_presence_ready(&self) {
+        for _ in 0..2000 {
+            let ready = self
+                .shared
+                .pending
+                .lock()
+                .map(|p| p.presence.as_ref().is_some_and(|f| f.is_ready()))
+                .unwrap_or(false);
+            if ready {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("presence filter never became ready");
+    }
+
+    /// Point reads that went to SQLite (memory could not answer them).
+    pub fn sqlite_point_reads(&self) -> u64 {
+        self.point_reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether another process owns the store (this view cannot write).
@@ -663,12 +752,17 @@ impl Store {
         if let Some((r, _)) = p.cache.get(k) {
             return Ok(Lookup::Cached(r.clone()));
         }
+        if p.presence.as_ref().is_some_and(|f| f.surely_absent(k)) {
+            return Ok(Lookup::Cached(None));
+        }
         Ok(Lookup::Miss(p.ver))
     }
 
     /// Offers a row read from SQLite after [`Store::lookup`] answered
     /// `Miss(ver)`: cached only if nothing was committed since.
     fn fill(&self, k: &str, ver: u64, row: Option<(Row, usize)>) -> Option<Row> {
+        self.point_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (row, size) = match row {
             Some((r, n)) => (Some(r), n),
             None => (None, 0),
@@ -691,13 +785,26 @@ impl Store {
     }
 }
 
-fn staged_row(key: &str, s: &Staged) -> Row {
-    Row {
+fn staged_row(key: &str, s: &Staged) -> Result<Row, StoreError> {
+    let doc = match s.doc.get() {
+        Some(d) => d.clone(),
+        None => {
+            let d: Value = serde_json::from_str(&s.text).map_err(|source| StoreError::Corrupt {
+                kind: "(pending)".to_string(),
+                key: key.to_string(),
+                source,
+            })?;
+            // Another reader may have parsed it first: the same value.
+            let _ = s.doc.set(d.clone());
+            d
+        }
+    };
+    Ok(Row {
         key: key.to_string(),
         parent: s.parent.clone(),
         seq: s.seq,
-        doc: s.doc.clone(),
-    }
+        doc,
+    })
 }
 
 /// Overlays pending changes (key suffix → change) on rows read from SQLite,
@@ -706,17 +813,17 @@ fn overlay(
     rows: Vec<Row>,
     changes: impl Iterator<Item = (String, Option<Arc<Staged>>)>,
     parent: Option<&str>,
-) -> Vec<Row> {
+) -> Result<Vec<Row>, StoreError> {
     let mut by_key: BTreeMap<String, Row> = rows.into_iter().map(|r| (r.key.clone(), r)).collect();
     for (key, change) in changes {
         by_key.remove(&key);
         if let Some(s) = change {
             if parent.is_none() || s.parent.as_deref() == parent {
-                by_key.insert(key.clone(), staged_row(&key, &s));
+                by_key.insert(key.clone(), staged_row(&key, &s)?);
             }
         }
     }
-    by_key.into_values().collect()
+    Ok(by_key.into_values().collect())
 }
 
 /// One stored row.
@@ -878,7 +985,7 @@ impl ServiceStore {
         // Pending first: a change leaves it only after it is in SQLite.
         let k = row_key(self.svc, kind, scope, key);
         match self.store.lookup(&k)? {
-            Lookup::Pending(change) => Ok(change.map(|s| staged_row(key, &s))),
+            Lookup::Pending(change) => change.map(|s| staged_row(key, &s)).transpose(),
             Lookup::Cached(row) => Ok(row.map(|r| (*r).clone())),
             Lookup::Miss(ver) => {
                 let row = self
@@ -905,7 +1012,7 @@ impl ServiceStore {
         let changes = pending
             .into_iter()
             .map(|(k, c)| (k.get(prefix.len()..).unwrap_or_default().to_string(), c));
-        Ok(overlay(rows, changes, parent))
+        overlay(rows, changes, parent)
     }
 
     /// Lists every row of a kind across all scopes (used at start-up to warm
@@ -937,7 +1044,7 @@ impl ServiceStore {
             let id = (scope.to_string(), key.to_string());
             by.remove(&id);
             if let Some(s) = change {
-                by.insert(id, staged_row(key, &s));
+                by.insert(id, staged_row(key, &s)?);
             }
         }
         Ok(by.into_iter().map(|((scope, _), r)| (scope, r)).collect())
@@ -977,7 +1084,7 @@ impl Tx<'_> {
     pub fn get(&self, kind: &str, scope: &str, key: &str) -> Result<Option<Row>, StoreError> {
         let k = row_key(self.svc, kind, scope, key);
         match self.lookup(&k)? {
-            Lookup::Pending(change) => Ok(change.map(|s| staged_row(key, &s))),
+            Lookup::Pending(change) => change.map(|s| staged_row(key, &s)).transpose(),
             Lookup::Cached(row) => Ok(row.map(|r| (*r).clone())),
             Lookup::Miss(ver) => {
                 let row = self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))?;
@@ -997,7 +1104,10 @@ impl Tx<'_> {
         let k = row_key(self.svc, kind, scope, key);
         match self.lookup(&k)? {
             Lookup::Cached(row) => Ok(row),
-            Lookup::Pending(change) => Ok(change.map(|s| Arc::new(staged_row(key, &s)))),
+            Lookup::Pending(change) => Ok(change
+                .map(|s| staged_row(key, &s))
+                .transpose()?
+                .map(Arc::new)),
             Lookup::Miss(ver) => {
                 let row = self.with_snapshot(|c| get_in(c, self.svc, kind, scope, key))?;
                 Ok(self.store.fill(&k, ver, row).map(Arc::new))
@@ -1032,7 +1142,7 @@ impl Tx<'_> {
         let changes = changes
             .into_iter()
             .map(|(k, c)| (k.get(prefix.len()..).unwrap_or_default().to_string(), c));
-        Ok(overlay(rows, changes, parent))
+        overlay(rows, changes, parent)
     }
 
     /// The sequence number of an existing row, if any.
@@ -1048,6 +1158,9 @@ impl Tx<'_> {
             Lookup::Cached(row) => return Ok(row.map(|r| r.seq)),
             Lookup::Miss(_) => {}
         }
+        self.store
+            .point_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.with_snapshot(|c| {
             Ok(c.prepare_cached(
                 "SELECT seq FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
@@ -1066,6 +1179,41 @@ impl Tx<'_> {
         parent: Option<&str>,
         doc: &Value,
     ) -> Result<(), StoreError> {
+        let parsed = std::sync::OnceLock::from(doc.clone());
+        self.stage(kind, scope, key, parent, doc.to_string(), parsed)
+    }
+
+    /// [`Tx::put`] of a value serialized straight to its stored text: no
+    /// JSON tree is built unless a read of the still-pending row asks for
+    /// one (for writers that keep their own typed copy, such as S3's
+    /// object cache).
+    pub fn put_serialized<T: serde::Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        scope: &str,
+        key: &str,
+        parent: Option<&str>,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(value).map_err(|source| StoreError::Encode {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            source,
+        })?;
+        self.stage(kind, scope, key, parent, text, std::sync::OnceLock::new())
+    }
+
+    /// Adds a row to the transaction's changes; a replaced row keeps its
+    /// sequence number.
+    fn stage(
+        &self,
+        kind: &str,
+        scope: &str,
+        key: &str,
+        parent: Option<&str>,
+        text: String,
+        doc: std::sync::OnceLock<Value>,
+    ) -> Result<(), StoreError> {
         let k = row_key(self.svc, kind, scope, key);
         let seq = match self.existing_seq(&k, kind, scope, key)? {
             Some(s) => s,
@@ -1074,8 +1222,8 @@ impl Tx<'_> {
         let staged = Staged {
             parent: parent.map(str::to_string),
             seq,
-            text: doc.to_string(),
-            doc: doc.clone(),
+            text,
+            doc,
         };
         self.buf.borrow_mut().rows.insert(k, Some(Arc::new(staged)));
         Ok(())

@@ -554,3 +554,125 @@ mod blob_files {
         assert_eq!(fs::read_dir(d.path().join("tmp")).unwrap().count(), 0);
     }
 }
+
+#[test]
+fn the_presence_filter_never_forgets_a_key_and_rarely_guesses() {
+    let mut f = presence::Presence::new(0);
+    f.set_ready();
+    let n = 300_000;
+    for i in 0..n {
+        f.insert(&format!("s3\0obj\0bucket\0key-{i}"));
+    }
+    assert!(f.filters() > 1, "grew past its first capacity");
+    for i in 0..n {
+        assert!(!f.surely_absent(&format!("s3\0obj\0bucket\0key-{i}")));
+    }
+    let guessed = (0..100_000)
+        .filter(|i| !f.surely_absent(&format!("s3\0obj\0bucket\0other-{i}")))
+        .count();
+    assert!(guessed < 3_000, "{guessed} false positives in 100,000");
+    let unready = presence::Presence::new(0);
+    assert!(
+        !unready.surely_absent("anything"),
+        "not ready: never absent"
+    );
+}
+
+#[test]
+fn new_keys_are_answered_from_memory_and_stored_rows_still_found_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = Store::open(&path, Durability::Normal).unwrap();
+        let iam = s.service("iam");
+        iam.write(|tx| -> Result<(), StoreError> {
+            for i in 0..2_000 {
+                tx.put("role", "1", &format!("r{i}"), None, &json!({"i": i}))?;
+            }
+            tx.delete("role", "1", "r7")?;
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        s.flush().unwrap();
+        // Journaled but not flushed: replayed at the next open.
+        iam.write(|tx| tx.put("role", "1", "late", None, &json!({"late": true})))
+            .unwrap()
+            .unwrap();
+        s.crash();
+    }
+    let s = Store::open(&path, Durability::Normal).unwrap();
+    // Rows committed while the start-up scan runs are covered by their commit.
+    let iam = s.service("iam");
+    iam.write(|tx| tx.put("role", "1", "during", None, &json!({})))
+        .unwrap()
+        .unwrap();
+    s.wait_presence_ready();
+    for i in (0..2_000).filter(|i| *i != 7) {
+        let row = iam.get("role", "1", &format!("r{i}")).unwrap();
+        assert_eq!(row.unwrap().doc, json!({"i": i}), "r{i}");
+    }
+    assert!(iam.get("role", "1", "r7").unwrap().is_none());
+    assert!(iam.get("role", "1", "late").unwrap().is_some());
+    assert!(iam.get("role", "1", "during").unwrap().is_some());
+    let before = s.sqlite_point_reads();
+    for i in 0..500 {
+        assert!(iam.get("role", "1", &format!("new{i}")).unwrap().is_none());
+    }
+    iam.write(|tx| -> Result<(), StoreError> {
+        for i in 0..500 {
+            assert!(tx.get("role", "1", &format!("new{i}"))?.is_none());
+            tx.put("role", "1", &format!("new{i}"), None, &json!({"n": i}))?;
+        }
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    let probes = s.sqlite_point_reads() - before;
+    assert!(
+        probes < 50,
+        "{probes} SQLite probes for 1,000 lookups of new keys"
+    );
+    // A deleted key may be re-created and is found again.
+    iam.write(|tx| tx.put("role", "1", "r7", None, &json!({"again": 1})))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        iam.get("role", "1", "r7").unwrap().unwrap().doc,
+        json!({"again": 1})
+    );
+}
+
+#[test]
+fn rows_put_as_serialized_text_read_back_as_documents() {
+    #[derive(serde::Serialize)]
+    struct Doc {
+        name: &'static str,
+        sizes: Vec<u32>,
+    }
+    let (_d, s) = open();
+    let s3 = s.service("s3");
+    s3.write(|tx| {
+        tx.put_serialized(
+            "obj",
+            "b",
+            "k",
+            Some("p"),
+            &Doc {
+                name: "k",
+                sizes: vec![1, 2],
+            },
+        )
+    })
+    .unwrap()
+    .unwrap();
+    let want = json!({"name": "k", "sizes": [1, 2]});
+    let pending = s3.get("obj", "b", "k").unwrap().unwrap();
+    assert_eq!(
+        (pending.doc, pending.parent.as_deref()),
+        (want.clone(), Some("p"))
+    );
+    assert_eq!(s3.list("obj", "b", Some("p")).unwrap()[0].doc, want);
+    s.flush().unwrap();
+    assert_eq!(s3.get("obj", "b", "k").unwrap().unwrap().doc, want);
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ironsage_policy::{Policy, PolicyKind};
 use serde_json::{json, Value};
 
-use super::{err, internal_store, no_such_bucket, s, to_doc, Bucket, BUCKET, GLOBAL, S3};
+use super::{err, internal_store, no_such_bucket, s, Bucket, BUCKET, GLOBAL, S3};
 use crate::AwsError;
 
 /// `TagSet` of a `Tagging` input member.
@@ -211,7 +211,7 @@ impl S3 {
                 .ok_or_else(|| no_such_bucket(name))?;
             let mut b: Bucket = serde_json::from_value(row.doc).map_err(super::corrupt)?;
             let out = f(&mut b)?;
-            tx.put(BUCKET, GLOBAL, name, Some(&b.owner), &to_doc(&b)?)
+            tx.put_serialized(BUCKET, GLOBAL, name, Some(&b.owner), &b)
                 .map_err(internal_store)?;
             Ok(out)
         })

@@ -132,7 +132,7 @@ impl S3 {
             }
             let pk = part_key(upload_id, part.number);
             let old = tx.get(PART, bname, &pk).map_err(internal_store)?;
-            tx.put(PART, bname, &pk, Some(upload_id), &to_doc(&part)?)
+            tx.put_serialized(PART, bname, &pk, Some(upload_id), &part)
                 .map_err(internal_store)?;
             Ok(old.and_then(|r| serde_json::from_value::<Part>(r.doc).ok()))
         });
@@ -369,7 +369,7 @@ impl S3 {
             };
             dropped.extend(super::objects::add_version(&mut doc, &bucket, version));
             let v = doc.versions.first().cloned().unwrap_or_default();
-            tx.put(super::OBJ, bname, key, None, &to_doc(&doc)?)
+            tx.put_serialized(super::OBJ, bname, key, None, &doc)
                 .map_err(internal_store)?;
             for n in parts.keys() {
                 tx.delete(PART, bname, &part_key(upload_id, *n))

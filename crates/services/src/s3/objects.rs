@@ -12,7 +12,7 @@ use super::body::Expect;
 use super::sse::{self, DataKey, Sse};
 use super::{
     err, internal_store, invalid_argument, no_such_key, no_such_version, now_secs, pct_decode,
-    random_id, s, to_doc, Bucket, ObjDoc, Version, OBJ, S3,
+    random_id, s, Bucket, ObjDoc, Version, OBJ, S3,
 };
 use crate::{AwsError, BodyReader, Ctx, Reply, ResponseBody};
 
@@ -322,7 +322,7 @@ impl S3 {
             };
             let dropped = add_version(&mut doc, &bucket, version);
             let v = doc.versions.first().cloned().unwrap_or_default();
-            tx.put(OBJ, bname, key, None, &to_doc(&doc)?)
+            tx.put_serialized(OBJ, bname, key, None, &doc)
                 .map_err(internal_store)?;
             Ok(((bucket, v, dropped), doc))
         })
@@ -469,7 +469,7 @@ impl S3 {
             if doc.versions.is_empty() {
                 tx.delete(OBJ, bname, key).map_err(internal_store)?;
             } else {
-                tx.put(OBJ, bname, key, None, &to_doc(&doc)?)
+                tx.put_serialized(OBJ, bname, key, None, &doc)
                     .map_err(internal_store)?;
             }
             Ok((res, dropped))
@@ -708,7 +708,7 @@ impl S3 {
             }
             f(&mut v.tags)?;
             let out = v.clone();
-            tx.put(OBJ, bname, key, None, &to_doc(d)?)
+            tx.put_serialized(OBJ, bname, key, None, d)
                 .map_err(internal_store)?;
             Ok((bucket, out))
         })
