@@ -615,6 +615,10 @@ struct Phases {
     small: bool,
     big: bool,
     kms: bool,
+    /// Requests per small-object or KMS phase at most (`--cap N`;
+    /// 20,000 by default, which keeps the small phase's 1 KiB objects
+    /// within the server's caches).
+    cap: u64,
 }
 
 fn measure_s3_kms(
@@ -637,12 +641,12 @@ fn measure_s3_kms(
     let put: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |c, i| signed_s3(port, "PUT", &format!("/{b1}/k-{c}-{i}"), &kib));
     let small_secs = if phases.small { seconds } else { 0.0 };
-    let puts = load(t, 1, small_secs, 20_000, put);
+    let puts = load(t, 1, small_secs, phases.cap, put);
     let b2 = bucket.clone();
     let n = puts.ok.max(1);
     let get: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, i| signed_s3(port, "GET", &format!("/{b2}/k-0-{}", i % n), b""));
-    let gets = load(t, 1, small_secs, 20_000, get);
+    let gets = load(t, 1, small_secs, phases.cap, get);
     let per = |r: &LoadResult| {
         if r.ok + r.errors == 0 {
             0.0
@@ -724,11 +728,11 @@ fn measure_s3_kms(
     let enc: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Encrypt", &e2));
     let kms_secs = if phases.kms { seconds } else { 0.0 };
-    let encs = load(t, 1, kms_secs, 20_000, enc);
+    let encs = load(t, 1, kms_secs, phases.cap, enc);
     let dec_body = format!(r#"{{"CiphertextBlob":"{blob}"}}"#);
     let dec: Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync> =
         Arc::new(move |_, _| signed_json(port, "kms", "TrentService.Decrypt", &dec_body));
-    let decs = load(t, 1, kms_secs, 20_000, dec);
+    let decs = load(t, 1, kms_secs, phases.cap, dec);
     let mut out = json!({
         "server": t.name,
         "cpu_us_per_put_object_1kib": per(&puts),
@@ -1284,6 +1288,7 @@ fn main() -> Result<()> {
         small: true,
         big: true,
         kms: true,
+        cap: 20_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -1305,7 +1310,11 @@ fn main() -> Result<()> {
                     small: list.split(',').any(|p| p == "small"),
                     big: list.split(',').any(|p| p == "big"),
                     kms: list.split(',').any(|p| p == "kms"),
+                    cap: phases.cap,
                 };
+            }
+            "--cap" => {
+                phases.cap = it.next().context("--cap N")?.parse()?;
             }
             other => bail!("unknown argument {other}"),
         }

@@ -83,7 +83,9 @@ impl FrameEncryptor {
             object_id: object_id.to_vec(),
             prefix: random_bytes::<4>(),
             index: 0,
-            buf: Zeroizing::new(Vec::with_capacity(FRAME)),
+            // Sized by the first chunks (see `reserve`): a 1 KiB object
+            // should not allocate and wipe a 64 KiB frame buffer.
+            buf: Zeroizing::new(Vec::new()),
             header_written: false,
         }
     }
@@ -106,6 +108,21 @@ impl FrameEncryptor {
         self.index += 1;
     }
 
+    /// Makes room for `more` plaintext bytes without a reallocation that
+    /// would free an unwiped copy: a buffer too small is replaced (and
+    /// the old one wiped on drop). Room is exact while the frame stays
+    /// under 4 KiB, then a whole frame.
+    fn reserve(&mut self, more: usize) {
+        let need = self.buf.len() + more;
+        if need <= self.buf.capacity() {
+            return;
+        }
+        let cap = if need <= 4096 { need } else { FRAME };
+        let mut bigger = Zeroizing::new(Vec::with_capacity(cap));
+        bigger.extend_from_slice(&self.buf);
+        self.buf = bigger;
+    }
+
     /// Feeds plaintext; appends every completed non-final frame to `out`.
     /// A full frame is held back until more data arrives, because only
     /// [`FrameEncryptor::finish`] knows which frame is the last.
@@ -118,6 +135,7 @@ impl FrameEncryptor {
             }
             let take = (FRAME - self.buf.len()).min(rest.len());
             let (now, later) = rest.split_at(take);
+            self.reserve(take);
             self.buf.extend_from_slice(now);
             rest = later;
         }
@@ -300,7 +318,7 @@ mod tests {
             3 * FRAME + 17,
         ] {
             let data = random_vec(len);
-            for chunk in [1000usize, FRAME, 7 * FRAME] {
+            for chunk in [1usize, 1000, 4095, 4097, FRAME, 7 * FRAME] {
                 let enc = encrypt(&key, b"bucket/key#v1", &data, chunk);
                 assert_eq!(enc.len() as u64, encrypted_len(len as u64), "len {len}");
                 let dec = FrameDecryptor::new(&key, b"bucket/key#v1", len as u64);
