@@ -2,6 +2,7 @@
 behaviours against real bytes on disk."""
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -220,3 +221,44 @@ def test_declared_payload_hash_is_checked(server):
         assert put(f"unsigned-{size}", data, "UNSIGNED-PAYLOAD")[0] == 200
         for key in (f"good-{size}", f"unsigned-{size}"):
             assert s3.get_object(Bucket="hash-bucket", Key=key)["Body"].read() == data
+
+
+def test_block_public_access_defaults_and_public_policies(server):
+    """New buckets block public access and disable ACLs (S3 since April 2023): a public
+    bucket policy is refused with S3's message until the bucket's block is lifted."""
+    server.aws("s3api", "create-bucket", "--bucket", "site-bucket")
+    _, pab, _ = server.aws("s3api", "get-public-access-block", "--bucket", "site-bucket")
+    assert pab["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    _, own, _ = server.aws("s3api", "get-bucket-ownership-controls", "--bucket", "site-bucket")
+    assert own["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    public = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-bucket/*"}]})
+    rc, _, err = server.aws("s3api", "put-bucket-policy", "--bucket", "site-bucket", "--policy", public, check=False)
+    assert rc != 0
+    assert (f'An error occurred (AccessDenied) when calling the PutBucketPolicy operation: User: arn:aws:iam::{ACCOUNT}:root '
+            'is not authorized to perform: s3:PutBucketPolicy on resource: "arn:aws:s3:::site-bucket" because public '
+            'policies are blocked by the BlockPublicPolicy block public access setting.') in err
+    rc, _, err = server.aws("s3api", "get-bucket-policy", "--bucket", "site-bucket", check=False)
+    assert rc != 0 and "NoSuchBucketPolicy" in err
+    # Pinned to a VPC endpoint, the same grant is not public and is accepted.
+    pinned = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-bucket/*",
+         "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}}}]})
+    server.aws("s3api", "put-bucket-policy", "--bucket", "site-bucket", "--policy", pinned)
+    _, st, _ = server.aws("s3api", "get-bucket-policy-status", "--bucket", "site-bucket")
+    assert st == {"PolicyStatus": {"IsPublic": False}}
+    # Lifting the block lets the public policy in, and it grants: a user with no
+    # identity policy of its own reads through it.
+    server.aws("s3api", "delete-public-access-block", "--bucket", "site-bucket")
+    server.aws("s3api", "put-bucket-policy", "--bucket", "site-bucket", "--policy", public)
+    _, st, _ = server.aws("s3api", "get-bucket-policy-status", "--bucket", "site-bucket")
+    assert st == {"PolicyStatus": {"IsPublic": True}}
+    s3 = server.client("s3")
+    s3.put_object(Bucket="site-bucket", Key="index.html", Body=b"<h1>hi</h1>")
+    _, k = make_user(server, "visitor", {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
+    visitor = server.client("s3", ak=k["AccessKeyId"], sk=k["SecretAccessKey"])
+    assert visitor.get_object(Bucket="site-bucket", Key="index.html")["Body"].read() == b"<h1>hi</h1>"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        visitor.put_object(Bucket="site-bucket", Key="x", Body=b"x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"

@@ -106,7 +106,8 @@ const MIGRATIONS: &[&str] = &[
 /// Rows waiting in the journal before this many make the flusher run at
 /// once rather than at its next tick.
 const FLUSH_AT: usize = 2048;
-/// How often the flusher applies what the journal holds.
+/// How long the flusher lets a batch gather once something is pending
+/// (while nothing is, it sleeps until a commit wakes it).
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A committed row not yet in SQLite: its text (what the journal and
@@ -369,6 +370,8 @@ impl Shared {
             .as_mut()
             .ok_or(StoreError::ReadOnly)?
             .append(&record, self.durability == Durability::Full)?;
+        // The flusher sleeps while nothing is pending: this wakes it.
+        let first = p.rows.is_empty() && p.seqs.is_empty();
         p.ver += 1;
         let ver = p.ver;
         for (k, r) in buf.rows {
@@ -388,7 +391,7 @@ impl Shared {
         }
         let busy = p.rows.len() >= FLUSH_AT;
         drop(p);
-        if busy {
+        if busy || first {
             self.wake.notify_one();
         }
         Ok(())
@@ -498,10 +501,23 @@ impl Shared {
             if stopping {
                 return;
             }
-            let Ok(p) = self.pending.lock() else {
+            let Ok(mut p) = self.pending.lock() else {
                 return;
             };
-            if p.rows.len() < FLUSH_AT && !self.stop.load(std::sync::atomic::Ordering::Acquire) {
+            let stop = || {
+                self.stop.load(std::sync::atomic::Ordering::Acquire)
+                    || self.halt.load(std::sync::atomic::Ordering::Acquire)
+            };
+            // Idle: sleep until a commit brings work (no timer wake-ups
+            // while nothing is written).
+            while p.rows.is_empty() && p.seqs.is_empty() && !stop() {
+                p = match self.wake.wait(p) {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+            }
+            // Work arrived: let a batch gather, unless it is big already.
+            if p.rows.len() < FLUSH_AT && !stop() {
                 let _ = self.wake.wait_timeout(p, FLUSH_EVERY);
             }
         }

@@ -676,3 +676,28 @@ fn rows_put_as_serialized_text_read_back_as_documents() {
     s.flush().unwrap();
     assert_eq!(s3.get("obj", "b", "k").unwrap().unwrap().doc, want);
 }
+
+#[test]
+fn the_idle_flusher_wakes_for_the_first_commit() {
+    let (d, s) = open();
+    let iam = s.service("iam");
+    let db = d.path().join("state.db");
+    let flushed_within = |n: usize| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            if docs_in_sqlite(&db) == n {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    };
+    for n in 1..=3 {
+        // Idle long enough for the flusher to be asleep with nothing pending.
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        iam.write(|tx| tx.put("role", "1", &format!("r{n}"), None, &json!({})))
+            .unwrap()
+            .unwrap();
+        assert!(flushed_within(n), "commit {n} reached SQLite on its own");
+    }
+}

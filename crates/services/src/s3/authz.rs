@@ -305,7 +305,7 @@ pub(crate) fn targets(
     input: &Value,
 ) -> Result<Vec<Target>, AwsError> {
     if op == "DeleteObjects" {
-        return delete_objects_targets(s3, input);
+        return delete_objects_targets(s3, ctx, input);
     }
     let Some(&(_, action, ver_action, res)) = TABLE.iter().find(|r| r.0 == op) else {
         // Unknown operations are answered 501 by the handler; authorize them
@@ -318,10 +318,9 @@ pub(crate) fn targets(
     } else {
         s3.bucket_opt(bname)?
     };
-    let policy = bucket.as_ref().and_then(|b| {
-        s3.bucket_policy(b)
-            .map(|p| (format!("arn:aws:s3:::{} (bucket policy)", b.name), p))
-    });
+    let policy = bucket
+        .as_ref()
+        .and_then(|b| s3.governing_policy(b, &ctx.caller.account));
     let owner = bucket.as_ref().map(|b| b.owner.clone());
     let finish = |mut t: Target| {
         t.resource_policy.clone_from(&policy);
@@ -419,10 +418,9 @@ pub(crate) fn targets(
                         },
                         object_arn(&sb, &sk),
                     );
-                    st.resource_policy = src_bucket.as_ref().and_then(|b| {
-                        s3.bucket_policy(b)
-                            .map(|p| (format!("arn:aws:s3:::{} (bucket policy)", b.name), p))
-                    });
+                    st.resource_policy = src_bucket
+                        .as_ref()
+                        .and_then(|b| s3.governing_policy(b, &ctx.caller.account));
                     st.resource_account = src_bucket.map(|b| b.owner.clone());
                     st.context.push((
                         "s3:signatureversion".into(),
@@ -443,13 +441,16 @@ pub(crate) fn targets(
 }
 
 /// DeleteObjects: `s3:DeleteObject` (or `s3:DeleteObjectVersion`) per key.
-pub(crate) fn delete_objects_targets(s3: &S3, input: &Value) -> Result<Vec<Target>, AwsError> {
+pub(crate) fn delete_objects_targets(
+    s3: &S3,
+    ctx: &Ctx<'_>,
+    input: &Value,
+) -> Result<Vec<Target>, AwsError> {
     let bname = s(input, "Bucket").unwrap_or_default();
     let bucket = s3.bucket_opt(bname)?;
-    let policy = bucket.as_ref().and_then(|b| {
-        s3.bucket_policy(b)
-            .map(|p| (format!("arn:aws:s3:::{} (bucket policy)", b.name), p))
-    });
+    let policy = bucket
+        .as_ref()
+        .and_then(|b| s3.governing_policy(b, &ctx.caller.account));
     let objects = input
         .get("Delete")
         .and_then(|d| d.get("Objects"))

@@ -95,6 +95,34 @@ impl S3 {
             _ => {}
         }
         let owner = ctx.caller.account.clone();
+        let ownership = s(input, "ObjectOwnership").unwrap_or("BucketOwnerEnforced");
+        if !matches!(
+            ownership,
+            "BucketOwnerEnforced" | "BucketOwnerPreferred" | "ObjectWriter"
+        ) {
+            return Err(err(
+                "InvalidArgument",
+                "Invalid x-amz-object-ownership header",
+                400,
+            )
+            .with_extra("ArgumentName", "x-amz-object-ownership")
+            .with_extra("ArgumentValue", ownership));
+        }
+        // New buckets block public access and disable ACLs, as S3 has done
+        // for every new bucket since April 2023.
+        let config = [
+            (
+                "PublicAccessBlockConfiguration".to_string(),
+                json!({"BlockPublicAcls": true, "IgnorePublicAcls": true,
+                       "BlockPublicPolicy": true, "RestrictPublicBuckets": true}),
+            ),
+            (
+                "OwnershipControls".to_string(),
+                json!({"Rules": [{"ObjectOwnership": ownership}]}),
+            ),
+        ]
+        .into_iter()
+        .collect();
         let bucket = Bucket {
             name: name.to_string(),
             owner: owner.clone(),
@@ -103,7 +131,7 @@ impl S3 {
             versioning: None,
             policy: None,
             tags: None,
-            config: Default::default(),
+            config,
         };
         let doc = to_doc(&bucket)?;
         self.write_bucket(|tx| {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use ironsage_policy::{Policy, PolicyKind};
 use serde_json::{json, Value};
 
+use super::public::policy_is_public;
 use super::{err, internal_store, no_such_bucket, s, Bucket, BUCKET, GLOBAL, S3};
-use crate::AwsError;
+use crate::{AwsError, Ctx};
 
 /// `TagSet` of a `Tagging` input member.
 pub(crate) fn tag_set(tagging: Option<&Value>) -> Result<Vec<(String, String)>, AwsError> {
@@ -234,6 +235,82 @@ impl S3 {
         Some(p)
     }
 
+    /// PutBucketPolicy: a valid resource policy, refused when it is public
+    /// and the bucket blocks public policies (S3's wording).
+    pub(crate) fn put_bucket_policy(
+        &self,
+        ctx: &Ctx<'_>,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = s(input, "Bucket").unwrap_or_default();
+        let text = s(input, "Policy").unwrap_or_default().to_string();
+        let parsed = if text.trim_start().starts_with('{') {
+            Policy::parse(&text, PolicyKind::Resource).map_err(|e| e.message)
+        } else {
+            Err("Policies must be valid JSON and the first byte must be '{'".to_string())
+        };
+        let p = Arc::new(parsed.map_err(|msg| err("MalformedPolicy", &msg, 400))?);
+        let public = serde_json::from_str::<Value>(&text).is_ok_and(|doc| policy_is_public(&doc));
+        self.update_bucket(name, |b| {
+            if public && b.blocks("BlockPublicPolicy") {
+                return Err(err(
+                    "AccessDenied",
+                    &format!(
+                        "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{name}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
+                        ctx.caller.arn()
+                    ),
+                    403,
+                ));
+            }
+            b.policy = Some(text.clone());
+            Ok(())
+        })?;
+        if let Ok(mut c) = self.policies.lock() {
+            c.insert(name.to_string(), (text.clone(), p));
+        }
+        Ok(json!({}))
+    }
+
+    /// The bucket policy that governs a request from `caller_account`, with
+    /// its id for explanations. With RestrictPublicBuckets on and a public
+    /// policy, a caller outside the bucket owner's account gets none of the
+    /// policy's grants (only its denies apply), as S3 documents.
+    pub(crate) fn governing_policy(
+        &self,
+        b: &Bucket,
+        caller_account: &str,
+    ) -> Option<(String, Arc<Policy>)> {
+        let full = self.bucket_policy(b)?;
+        let id = format!("arn:aws:s3:::{} (bucket policy)", b.name);
+        if caller_account == b.owner || !b.blocks("RestrictPublicBuckets") {
+            return Some((id, full));
+        }
+        let mut doc: Value = serde_json::from_str(b.policy.as_deref()?).ok()?;
+        if !policy_is_public(&doc) {
+            return Some((id, full));
+        }
+        let denies: Vec<Value> = match doc.get("Statement") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(st @ Value::Object(_)) => vec![st.clone()],
+            _ => Vec::new(),
+        }
+        .into_iter()
+        .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Deny"))
+        .collect();
+        if denies.is_empty() {
+            return None;
+        }
+        doc["Statement"] = Value::Array(denies);
+        let only_denies = Policy::parse(&doc.to_string(), PolicyKind::Resource).ok()?;
+        Some((
+            format!(
+                "arn:aws:s3:::{} (bucket policy; grants ignored for other accounts: RestrictPublicBuckets)",
+                b.name
+            ),
+            Arc::new(only_denies),
+        ))
+    }
+
     /// Bucket configuration operations; `None` when `op` is not one.
     pub(crate) fn config_op(&self, op: &str, input: &Value) -> Option<Result<Value, AwsError>> {
         let name = s(input, "Bucket").unwrap_or_default();
@@ -279,30 +356,16 @@ impl S3 {
                 b.tags = None;
                 Ok(json!({}))
             }),
-            "PutBucketPolicy" => {
-                let text = s(input, "Policy").unwrap_or_default().to_string();
-                let parsed = if text.trim_start().starts_with('{') {
-                    Policy::parse(&text, PolicyKind::Resource).map_err(|e| e.message)
-                } else {
-                    Err("Policies must be valid JSON and the first byte must be '{'".to_string())
-                };
-                match parsed {
-                    Err(msg) => Err(err("MalformedPolicy", &msg, 400)),
-                    Ok(p) => {
-                        let p = Arc::new(p);
-                        self.update_bucket(name, |b| {
-                            b.policy = Some(text.clone());
-                            Ok(())
-                        })
-                        .map(|()| {
-                            if let Ok(mut c) = self.policies.lock() {
-                                c.insert(name.to_string(), (text.clone(), p));
-                            }
-                            json!({})
-                        })
-                    }
+            "GetBucketPolicyStatus" => self.bucket(name).and_then(|b| match &b.policy {
+                Some(text) => {
+                    let doc: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    Ok(json!({"PolicyStatus": {"IsPublic": policy_is_public(&doc)}}))
                 }
-            }
+                None => Err(missing(
+                    "NoSuchBucketPolicy",
+                    "The bucket policy does not exist",
+                )),
+            }),
             "GetBucketPolicy" => self.bucket(name).and_then(|b| match &b.policy {
                 Some(p) => Ok(json!({"Policy": p})),
                 None => Err(missing(

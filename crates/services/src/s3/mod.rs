@@ -30,6 +30,7 @@ pub mod hash;
 mod list;
 mod multipart;
 mod objects;
+mod public;
 mod sse;
 #[cfg(test)]
 mod tests;
@@ -179,6 +180,17 @@ pub(crate) struct Bucket {
     /// (`ServerSideEncryptionConfiguration`, `PublicAccessBlockConfiguration`, ...).
     #[serde(default)]
     pub config: BTreeMap<String, Value>,
+}
+
+impl Bucket {
+    /// Whether a Block Public Access setting of the bucket is on.
+    pub(crate) fn blocks(&self, setting: &str) -> bool {
+        self.config
+            .get("PublicAccessBlockConfiguration")
+            .and_then(|c| c.get(setting))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
 }
 
 /// One blob of an object's bytes (several for a completed multipart upload).
@@ -601,6 +613,7 @@ impl S3 {
             "PutObjectTagging" => plain(self.put_object_tagging(&input)),
             "GetObjectTagging" => plain(self.get_object_tagging(&input)),
             "DeleteObjectTagging" => plain(self.delete_object_tagging(&input)),
+            "PutBucketPolicy" => plain(self.put_bucket_policy(ctx, &input)),
             _ => match self.config_op(op, &input) {
                 Some(r) => plain(r),
                 None => Err(AwsError::not_implemented("S3", op)),

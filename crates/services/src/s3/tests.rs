@@ -1005,6 +1005,13 @@ fn tagging_and_bucket_config() {
             );
         }
     };
+    // New buckets have a public access block and ownership controls
+    // (tested in new_buckets_block_public_policies_until_allowed): start
+    // from none.
+    e.call("DeletePublicAccessBlock", json!({"Bucket": "t-bkt"}))
+        .unwrap();
+    e.call("DeleteBucketOwnershipControls", json!({"Bucket": "t-bkt"}))
+        .unwrap();
     for (put, get, del, member, v, missing) in cases {
         absent(get, member, missing);
         e.call(put, json!({"Bucket": "t-bkt", member: v})).unwrap();
@@ -2271,4 +2278,171 @@ fn object_row_cache_never_outlives_a_committed_write() {
     e.call("DeleteObject", json!({"Bucket": "cache", "Key": "k"}))
         .unwrap();
     assert!(e.s3.obj("cache", "k").unwrap().is_none());
+}
+
+/// S3's "meaning of public" for bucket policies, one case per rule.
+#[test]
+fn bucket_policies_are_classified_public_as_s3_documents() {
+    use super::public::policy_is_public;
+    let st = |s: Value| json!({"Version": "2012-10-17", "Statement": [s]});
+    let public = [
+        // Everyone may read.
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+        json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}),
+        json!({"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "*"]}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}),
+        // A wildcard account in the principal.
+        json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}),
+        // Everyone but one.
+        json!({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+        // Conditions that do not pin a fixed value of an accepted key.
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringLike": {"aws:SourceVpce": "vpce-*"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ml"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}),
+        // Bad actions reached through wildcards.
+        json!({"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:*Object", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:Ge?Object", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:restoreobject", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": "*", "NotAction": "s3:DeleteBucket", "Resource": "*"}),
+    ];
+    for s in public {
+        assert!(policy_is_public(&st(s.clone())), "public: {s}");
+    }
+    let private = [
+        json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+        json!({"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "s3:*", "Resource": "*"}),
+        // Denies never make a policy public (the guide's DenyNoVPC).
+        json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}),
+        // Fixed values of accepted keys.
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpce": ["vpce-1", "vpce-2"]}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "*", "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sagemaker:us-east-1:111122223333:domain/d-1"}}}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "*", "Condition": {"stringequals": {"AWS:SOURCEACCOUNT": "111122223333"}}}),
+        // No bad action.
+        json!({"Effect": "Allow", "Principal": "*", "Action": ["s3:CreateBucket", "s3:ReplicateObject"], "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}),
+    ];
+    for s in private {
+        assert!(!policy_is_public(&st(s.clone())), "not public: {s}");
+    }
+    // One public statement among private ones makes the policy public.
+    let mixed = json!({"Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+    ]});
+    assert!(policy_is_public(&mixed));
+    assert!(!policy_is_public(
+        &json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:*", "Resource": "*"}})
+    ));
+}
+
+/// New buckets block public access and disable ACLs (S3 since April
+/// 2023); a public policy is refused with S3's message until the bucket
+/// allows it; GetBucketPolicyStatus tells; RestrictPublicBuckets keeps a
+/// public policy's grants from other accounts.
+#[test]
+fn new_buckets_block_public_policies_until_allowed() {
+    let e = env();
+    e.call("CreateBucket", json!({"Bucket": "pub-bkt"}))
+        .unwrap();
+    assert_eq!(
+        e.call("GetPublicAccessBlock", json!({"Bucket": "pub-bkt"}))
+            .unwrap()["PublicAccessBlockConfiguration"],
+        json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true})
+    );
+    assert_eq!(
+        e.call("GetBucketOwnershipControls", json!({"Bucket": "pub-bkt"}))
+            .unwrap()["OwnershipControls"],
+        json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    );
+    e.call(
+        "CreateBucket",
+        json!({"Bucket": "writer-bkt", "ObjectOwnership": "ObjectWriter"}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call(
+            "GetBucketOwnershipControls",
+            json!({"Bucket": "writer-bkt"})
+        )
+        .unwrap()["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+        "ObjectWriter"
+    );
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pub-bkt/*"}]}"#;
+    let r = e.call(
+        "PutBucketPolicy",
+        json!({"Bucket": "pub-bkt", "Policy": public}),
+    );
+    let denied = r.unwrap_err();
+    assert_eq!((denied.code.as_str(), denied.status), ("AccessDenied", 403));
+    assert_eq!(
+        denied.message,
+        "User: arn:aws:iam::111122223333:root is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::pub-bkt\" because public policies are blocked by the BlockPublicPolicy block public access setting."
+    );
+    assert_eq!(
+        code(e.call("GetBucketPolicy", json!({"Bucket": "pub-bkt"}))),
+        ("NoSuchBucketPolicy".into(), 404),
+        "nothing stored"
+    );
+    // A non-public policy is accepted under the defaults.
+    let private = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pub-bkt/*","Condition":{"StringEquals":{"aws:SourceVpce":"vpce-0123"}}}]}"#;
+    e.call(
+        "PutBucketPolicy",
+        json!({"Bucket": "pub-bkt", "Policy": private}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetBucketPolicyStatus", json!({"Bucket": "pub-bkt"}))
+            .unwrap(),
+        json!({"PolicyStatus": {"IsPublic": false}})
+    );
+    // Allowing public policies (but still restricting public buckets).
+    e.call(
+        "PutPublicAccessBlock",
+        json!({"Bucket": "pub-bkt", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true}}),
+    )
+    .unwrap();
+    e.call(
+        "PutBucketPolicy",
+        json!({"Bucket": "pub-bkt", "Policy": public}),
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetBucketPolicyStatus", json!({"Bucket": "pub-bkt"}))
+            .unwrap(),
+        json!({"PolicyStatus": {"IsPublic": true}})
+    );
+    let input = json!({"Bucket": "pub-bkt", "Key": "k"});
+    let own = e.s3.targets(&e.ctx(), "GetObject", &input).unwrap();
+    assert_eq!(
+        own[0].resource_policy.as_ref().unwrap().0,
+        "arn:aws:s3:::pub-bkt (bucket policy)"
+    );
+    let other = caller("444455556666");
+    let octx = Ctx {
+        caller: &other,
+        ..e.ctx()
+    };
+    let theirs = e.s3.targets(&octx, "GetObject", &input).unwrap();
+    assert!(
+        theirs[0].resource_policy.is_none(),
+        "no grant reaches another account"
+    );
+    // Without RestrictPublicBuckets the public grant applies to everyone.
+    e.call("DeletePublicAccessBlock", json!({"Bucket": "pub-bkt"}))
+        .unwrap();
+    let theirs = e.s3.targets(&octx, "GetObject", &input).unwrap();
+    assert_eq!(
+        theirs[0].resource_policy.as_ref().unwrap().0,
+        "arn:aws:s3:::pub-bkt (bucket policy)"
+    );
+    assert_eq!(
+        code(e.call("GetBucketPolicyStatus", json!({"Bucket": "writer-bkt"}))),
+        ("NoSuchBucketPolicy".into(), 404)
+    );
 }
