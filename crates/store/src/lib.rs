@@ -1012,6 +1012,45 @@ impl ServiceStore {
         }
     }
 
+    /// Reads one row's document straight into `T`, without building a
+    /// JSON tree and without filling the store's row cache: for services
+    /// that keep their own typed cache of the rows (S3's objects).
+    pub fn get_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let k = row_key(self.svc, kind, scope, key);
+        let corrupt = |source| StoreError::Corrupt {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            source,
+        };
+        match self.store.lookup(&k)? {
+            Lookup::Pending(None) | Lookup::Cached(None) => Ok(None),
+            Lookup::Pending(Some(s)) => match s.doc.get() {
+                Some(doc) => T::deserialize(doc).map(Some).map_err(corrupt),
+                None => serde_json::from_str(&s.text).map(Some).map_err(corrupt),
+            },
+            Lookup::Cached(Some(row)) => T::deserialize(&row.doc).map(Some).map_err(corrupt),
+            Lookup::Miss(_) => {
+                self.store
+                    .point_reads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let text: Option<String> = self.store.with_reader(|c| {
+                    Ok(c.prepare_cached(
+                        "SELECT doc FROM docs WHERE svc=?1 AND kind=?2 AND scope=?3 AND key=?4",
+                    )?
+                    .query_row(params![self.svc, kind, scope, key], |r| r.get(0))
+                    .optional()?)
+                })?;
+                text.map(|t| serde_json::from_str(&t).map_err(corrupt))
+                    .transpose()
+            }
+        }
+    }
+
     /// Lists rows of a kind in a scope, ordered by key; optionally only
     /// those with the given parent.
     pub fn list(

@@ -701,3 +701,61 @@ fn the_idle_flusher_wakes_for_the_first_commit() {
         assert!(flushed_within(n), "commit {n} reached SQLite on its own");
     }
 }
+
+#[test]
+fn typed_reads_agree_with_document_reads_wherever_the_row_is() {
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    struct Doc {
+        n: u32,
+        name: String,
+    }
+    let (_d, s) = open();
+    let s3 = s.service("s3");
+    let doc = |n: u32| Doc {
+        n,
+        name: format!("k{n}"),
+    };
+    s3.write(|tx| -> Result<(), StoreError> {
+        tx.put_serialized("obj", "b", "text-only", None, &doc(1))?;
+        tx.put(
+            "obj",
+            "b",
+            "with-tree",
+            None,
+            &json!({"n": 2, "name": "k2"}),
+        )?;
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    // Pending, as text and as a tree.
+    assert_eq!(
+        s3.get_typed::<Doc>("obj", "b", "text-only").unwrap(),
+        Some(doc(1))
+    );
+    assert_eq!(
+        s3.get_typed::<Doc>("obj", "b", "with-tree").unwrap(),
+        Some(doc(2))
+    );
+    assert_eq!(s3.get_typed::<Doc>("obj", "b", "absent").unwrap(), None);
+    s.flush().unwrap();
+    // In SQLite (a probe), then cached by a document read.
+    assert_eq!(
+        s3.get_typed::<Doc>("obj", "b", "text-only").unwrap(),
+        Some(doc(1))
+    );
+    assert!(s3.get("obj", "b", "with-tree").unwrap().is_some());
+    assert_eq!(
+        s3.get_typed::<Doc>("obj", "b", "with-tree").unwrap(),
+        Some(doc(2))
+    );
+    s3.write(|tx| tx.delete("obj", "b", "text-only"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s3.get_typed::<Doc>("obj", "b", "text-only").unwrap(), None);
+    // A document of another shape is reported, not guessed.
+    assert!(matches!(
+        s3.get_typed::<Vec<u8>>("obj", "b", "with-tree"),
+        Err(StoreError::Corrupt { .. })
+    ));
+}

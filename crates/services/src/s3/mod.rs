@@ -558,10 +558,12 @@ impl S3 {
             }
             Err(_) => return Err(internal(StoreError::Poisoned)),
         };
-        let doc: Option<Arc<ObjDoc>> = match self.store.get(OBJ, bucket, key).map_err(internal)? {
-            Some(row) => Some(Arc::new(serde_json::from_value(row.doc).map_err(corrupt)?)),
-            None => None,
-        };
+        // Typed straight from the stored text; this cache is the only one.
+        let doc: Option<Arc<ObjDoc>> = self
+            .store
+            .get_typed::<ObjDoc>(OBJ, bucket, key)
+            .map_err(internal)?
+            .map(Arc::new);
         if let Ok(mut c) = self.objs.lock() {
             if c.epoch == epoch {
                 c.insert(cache_key, doc.clone());
