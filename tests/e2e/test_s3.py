@@ -262,3 +262,26 @@ def test_block_public_access_defaults_and_public_policies(server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         visitor.put_object(Bucket="site-bucket", Key="x", Body=b"x")
     assert e.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_acls_disabled_by_default(server, tmp_path):
+    """Reading an ACL answers the owner's full control (botocore parses the xsi:type
+    grantee); setting any other ACL fails with S3's error, and nothing is written."""
+    server.aws("s3api", "create-bucket", "--bucket", "acl-bucket")
+    _, acl, _ = server.aws("s3api", "get-bucket-acl", "--bucket", "acl-bucket")
+    owner = acl["Owner"]["ID"]
+    assert len(owner) == 64
+    assert acl["Grants"] == [{"Grantee": {"ID": owner, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]
+    f = tmp_path / "page.html"
+    f.write_bytes(b"<p>hello</p>")
+    rc, _, err = server.aws("s3api", "put-object", "--bucket", "acl-bucket", "--key", "page.html",
+                            "--body", str(f), "--acl", "public-read", check=False)
+    assert rc != 0
+    assert "An error occurred (AccessControlListNotSupported) when calling the PutObject operation: The bucket does not allow ACLs" in err
+    rc, _, _ = server.aws("s3api", "head-object", "--bucket", "acl-bucket", "--key", "page.html", check=False)
+    assert rc != 0
+    server.aws("s3", "cp", str(f), "s3://acl-bucket/page.html", "--acl", "bucket-owner-full-control")
+    _, oacl, _ = server.aws("s3api", "get-object-acl", "--bucket", "acl-bucket", "--key", "page.html")
+    assert oacl["Grants"] == acl["Grants"]
+    rc, _, err = server.aws("s3api", "create-bucket", "--bucket", "acl-bucket-2", "--acl", "public-read", check=False)
+    assert rc != 0 and "InvalidBucketAclWithObjectOwnership" in err

@@ -120,6 +120,20 @@ const TABLE: &[(&str, &str, Option<&str>, Res)] = &[
         Res::Bucket,
     ),
     ("PutBucketPolicy", "s3:PutBucketPolicy", None, Res::Bucket),
+    ("GetBucketAcl", "s3:GetBucketAcl", None, Res::Bucket),
+    ("PutBucketAcl", "s3:PutBucketAcl", None, Res::Bucket),
+    (
+        "GetObjectAcl",
+        "s3:GetObjectAcl",
+        Some("s3:GetObjectVersionAcl"),
+        Res::Object,
+    ),
+    (
+        "PutObjectAcl",
+        "s3:PutObjectAcl",
+        Some("s3:PutObjectVersionAcl"),
+        Res::Object,
+    ),
     ("GetBucketPolicy", "s3:GetBucketPolicy", None, Res::Bucket),
     (
         "DeleteBucketPolicy",

@@ -108,6 +108,7 @@ impl S3 {
             .with_extra("ArgumentName", "x-amz-object-ownership")
             .with_extra("ArgumentValue", ownership));
         }
+        super::acl::check_create(input, ownership, &owner)?;
         // New buckets block public access and disable ACLs, as S3 has done
         // for every new bucket since April 2023.
         let config = [

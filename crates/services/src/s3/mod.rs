@@ -22,6 +22,7 @@
 //! and encryption, the handler its version) come from a small cache that
 //! every committed S3 write invalidates.
 
+mod acl;
 mod authz;
 mod body;
 mod buckets;
@@ -616,6 +617,16 @@ impl S3 {
             "GetObjectTagging" => plain(self.get_object_tagging(&input)),
             "DeleteObjectTagging" => plain(self.delete_object_tagging(&input)),
             "PutBucketPolicy" => plain(self.put_bucket_policy(ctx, &input)),
+            "GetBucketAcl" => plain(
+                self.bucket(s(&input, "Bucket").unwrap_or_default())
+                    .map(|b| acl::owner_full_control(&b.owner)),
+            ),
+            "PutBucketAcl" => plain(
+                self.bucket(s(&input, "Bucket").unwrap_or_default())
+                    .and_then(|b| acl::check(&b, &input, op))
+                    .map(|()| serde_json::json!({})),
+            ),
+            "GetObjectAcl" | "PutObjectAcl" => plain(self.object_acl(op, &input)),
             _ => match self.config_op(op, &input) {
                 Some(r) => plain(r),
                 None => Err(AwsError::not_implemented("S3", op)),

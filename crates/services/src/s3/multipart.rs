@@ -89,6 +89,7 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
+        super::acl::check(&bucket, input, "CreateMultipartUpload")?;
         let enc = self.write_key(ctx, &bucket, key, input)?;
         let tags = s(input, "Tagging")
             .map(super::parse_tag_query)

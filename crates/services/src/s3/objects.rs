@@ -241,6 +241,7 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
+        super::acl::check(&bucket, input, "PutObject")?;
         let tags = s(input, "Tagging")
             .map(super::parse_tag_query)
             .unwrap_or_default();
@@ -326,6 +327,30 @@ impl S3 {
                 .map_err(internal_store)?;
             Ok(((bucket, v, dropped), doc))
         })
+    }
+
+    /// GetObjectAcl / PutObjectAcl on an existing object (version): the
+    /// owner's full control is the only ACL there is (see `acl`).
+    pub(crate) fn object_acl(&self, op: &str, input: &Value) -> Result<Value, AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        let bucket = self.bucket(bname)?;
+        let doc = self.obj(bname, key)?;
+        let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
+        if v.delete_marker {
+            return Err(err(
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+                405,
+            )
+            .with_extra("Method", if op == "GetObjectAcl" { "GET" } else { "PUT" })
+            .with_extra("ResourceType", "DeleteMarker"));
+        }
+        if op == "PutObjectAcl" {
+            super::acl::check(&bucket, input, op)?;
+            return Ok(json!({}));
+        }
+        Ok(super::acl::owner_full_control(&bucket.owner))
     }
 
     pub(crate) fn get_object(&self, input: &Value, head: bool) -> Result<Reply, AwsError> {
@@ -591,6 +616,7 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let bucket = self.bucket(bname)?;
+        super::acl::check(&bucket, input, "CopyObject")?;
         sse::check_copy_source(input)?;
         let (src_bucket, src) = self.copy_source_version(input)?;
         let (sb, sk, _) = Self::copy_source(input)?;

@@ -2446,3 +2446,113 @@ fn new_buckets_block_public_policies_until_allowed() {
         ("NoSuchBucketPolicy".into(), 404)
     );
 }
+
+/// ACLs are disabled on new buckets: reads answer the owner's full control,
+/// writes of any other ACL fail as S3 fails them; on a bucket with ACLs
+/// enabled, public ACLs meet Block Public Access and other grants are
+/// refused as not implemented (never stored unenforced).
+#[test]
+fn acls_are_disabled_by_default_and_never_faked() {
+    let e = env();
+    e.call("CreateBucket", json!({"Bucket": "acl-bkt"}))
+        .unwrap();
+    let owner = super::canonical_id(ACCT);
+    let full = json!({"Owner": {"ID": owner}, "Grants": [{"Grantee": {"ID": owner, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]});
+    assert_eq!(
+        e.call("GetBucketAcl", json!({"Bucket": "acl-bkt"}))
+            .unwrap(),
+        full
+    );
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "acl-bkt", "Key": "k", "ACL": "public-read"}),
+        b"x",
+    );
+    assert_eq!(code(r), ("AccessControlListNotSupported".into(), 400));
+    assert!(
+        e.s3.obj("acl-bkt", "k").unwrap().is_none(),
+        "nothing stored"
+    );
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "acl-bkt", "Key": "k", "ACL": "bucket-owner-full-control"}),
+        b"x",
+    )
+    .unwrap();
+    assert_eq!(
+        e.call("GetObjectAcl", json!({"Bucket": "acl-bkt", "Key": "k"}))
+            .unwrap(),
+        full
+    );
+    assert_eq!(
+        code(e.call("GetObjectAcl", json!({"Bucket": "acl-bkt", "Key": "nope"}))),
+        ("NoSuchKey".into(), 404)
+    );
+    let spelt_out =
+        json!({"Bucket": "acl-bkt", "Key": "k", "GrantFullControl": format!("id=\"{owner}\"")});
+    e.call("PutObjectAcl", spelt_out).unwrap();
+    let r = e.call(
+        "PutObjectAcl",
+        json!({"Bucket": "acl-bkt", "Key": "k", "GrantRead": "id=\"0123456789abcdef\""}),
+    );
+    assert_eq!(code(r), ("AccessControlListNotSupported".into(), 400));
+    e.call(
+        "PutBucketAcl",
+        json!({"Bucket": "acl-bkt", "ACL": "private"}),
+    )
+    .unwrap();
+    let r = e.call(
+        "PutBucketAcl",
+        json!({"Bucket": "acl-bkt", "ACL": "public-read"}),
+    );
+    assert_eq!(code(r), ("AccessControlListNotSupported".into(), 400));
+    let r = e.call(
+        "CreateMultipartUpload",
+        json!({"Bucket": "acl-bkt", "Key": "m", "ACL": "authenticated-read"}),
+    );
+    assert_eq!(code(r), ("AccessControlListNotSupported".into(), 400));
+    // CreateBucket: an ACL that grants others clashes with the default ownership,
+    // a public one with the default public access block.
+    let r = e.call(
+        "CreateBucket",
+        json!({"Bucket": "acl-two", "ACL": "public-read"}),
+    );
+    assert_eq!(code(r), ("InvalidBucketAclWithObjectOwnership".into(), 400));
+    let r = e.call(
+        "CreateBucket",
+        json!({"Bucket": "acl-two", "ACL": "public-read", "ObjectOwnership": "ObjectWriter"}),
+    );
+    assert_eq!(
+        code(r),
+        ("InvalidBucketAclWithBlockPublicAccessError".into(), 400)
+    );
+    assert_eq!(
+        code(e.call("HeadBucket", json!({"Bucket": "acl-two"}))).1,
+        404
+    );
+    // ACLs enabled: public ones are blocked, other grants are not implemented.
+    e.call(
+        "CreateBucket",
+        json!({"Bucket": "acl-two", "ObjectOwnership": "ObjectWriter", "ACL": "private"}),
+    )
+    .unwrap();
+    let public = json!({"Bucket": "acl-two", "Key": "k", "ACL": "public-read"});
+    assert_eq!(
+        code(e.stream("PutObject", public.clone(), b"x")),
+        ("AccessDenied".into(), 403)
+    );
+    e.call("DeletePublicAccessBlock", json!({"Bucket": "acl-two"}))
+        .unwrap();
+    let r = e.stream("PutObject", public, b"x");
+    let refused = r.unwrap_err();
+    assert_eq!(
+        (refused.code.as_str(), refused.status),
+        ("NotImplemented", 501)
+    );
+    assert!(
+        refused.message.starts_with("PutObject: ACL grants"),
+        "{}",
+        refused.message
+    );
+    assert!(e.s3.obj("acl-two", "k").unwrap().is_none());
+}
