@@ -1227,3 +1227,59 @@ fn stack_policy_bodies_are_validated() {
     );
     assert_eq!(st["StackStatus"], "UPDATE_COMPLETE");
 }
+
+/// `AccessControl` goes to CreateBucket with the ownership, as CloudFormation
+/// sends it: `Private` with the public access blocks creates; `PublicRead`
+/// meets S3's default ownership and the stack rolls back; a change of
+/// `AccessControl` is a PutBucketAcl.
+#[test]
+fn bucket_access_control_meets_the_default_ownership() {
+    let e = env();
+    let body = |acl: &str| {
+        format!(
+            "Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: acl-stack-bucket\n      AccessControl: {acl}\n      PublicAccessBlockConfiguration: {{BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true}}\n"
+        )
+    };
+    let st = e.create("private-bucket", &body("Private"), json!({}));
+    assert_eq!(st["StackStatus"], "CREATE_COMPLETE", "{st}");
+    let acl = e
+        .svc("s3", "GetBucketAcl", json!({"Bucket": "acl-stack-bucket"}))
+        .unwrap();
+    assert_eq!(acl["Grants"][0]["Permission"], "FULL_CONTROL");
+    // An update to a public ACL fails on S3's ownership rule and rolls back.
+    let up = e
+        .call(
+            "UpdateStack",
+            json!({"StackName": "private-bucket", "TemplateBody": body("PublicRead")}),
+        )
+        .unwrap();
+    let st = e.wait(up["StackId"].as_str().unwrap());
+    assert_eq!(st["StackStatus"], "UPDATE_ROLLBACK_COMPLETE", "{st}");
+    assert!(e
+        .events("private-bucket")
+        .iter()
+        .any(|x| x["ResourceStatus"] == "UPDATE_FAILED"
+            && x["ResourceStatusReason"]
+                .as_str()
+                .unwrap()
+                .contains("AccessControlListNotSupported")));
+    e.call("DeleteStack", json!({"StackName": "private-bucket"}))
+        .unwrap();
+    assert!(e.cfn.wait_idle(Duration::from_secs(60)));
+    let st = e.create(
+        "public-bucket",
+        &body("PublicRead").replace("acl-stack-bucket", "acl-stack-public"),
+        json!({}),
+    );
+    assert_eq!(st["StackStatus"], "ROLLBACK_COMPLETE", "{st}");
+    assert!(e
+        .events("public-bucket")
+        .iter()
+        .any(|x| x["ResourceStatus"] == "CREATE_FAILED"
+            && x["ResourceStatusReason"].as_str().unwrap().contains(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            )));
+    assert!(e
+        .svc("s3", "HeadBucket", json!({"Bucket": "acl-stack-public"}))
+        .is_err());
+}

@@ -68,10 +68,33 @@ fn lifecycle_rule(r: &Value) -> Value {
     out
 }
 
+/// The canned ACL of an `AccessControl` value.
+fn canned_acl(v: &str) -> Result<&'static str, String> {
+    Ok(match v {
+        "Private" => "private",
+        "PublicRead" => "public-read",
+        "PublicReadWrite" => "public-read-write",
+        "AuthenticatedRead" => "authenticated-read",
+        "LogDeliveryWrite" => "log-delivery-write",
+        "BucketOwnerRead" => "bucket-owner-read",
+        "BucketOwnerFullControl" => "bucket-owner-full-control",
+        "AwsExecRead" => "aws-exec-read",
+        other => {
+            return Err(format!(
+                "Properties validation failed for resource with message: [#/AccessControl: {other} is not a valid enum value]"
+            ))
+        }
+    })
+}
+
 /// Applies every configuration property (those present in `p`, and removes
 /// those present only in `old`).
 fn configure(cx: &PCtx<'_>, name: &str, old: &Value, p: &Value) -> Result<(), String> {
     let changed = |k: &str| old.get(k) != p.get(k);
+    if !old.is_null() && changed("AccessControl") {
+        let acl = canned_acl(prop(p, "AccessControl").unwrap_or("Private"))?;
+        cx.call("s3", "PutBucketAcl", json!({"Bucket": name, "ACL": acl}))?;
+    }
     if changed("BucketEncryption") {
         match p.get("BucketEncryption") {
             Some(e) => {
@@ -225,6 +248,7 @@ impl Provider for Bucket {
     }
     fn properties(&self) -> &'static [&'static str] {
         &[
+            "AccessControl",
             "BucketEncryption",
             "BucketName",
             "CorsConfiguration",
@@ -245,6 +269,17 @@ impl Provider for Bucket {
         let mut input = json!({"Bucket": name});
         if cx.region != "us-east-1" {
             input["CreateBucketConfiguration"] = json!({"LocationConstraint": cx.region});
+        }
+        // As CloudFormation does: the ACL and the ownership go with the
+        // bucket's creation (so `PublicRead` meets S3's default ownership).
+        if let Some(acl) = prop(p, "AccessControl") {
+            input["ACL"] = json!(canned_acl(acl)?);
+        }
+        if let Some(o) = p
+            .pointer("/OwnershipControls/Rules/0/ObjectOwnership")
+            .and_then(Value::as_str)
+        {
+            input["ObjectOwnership"] = json!(o);
         }
         cx.call("s3", "CreateBucket", input)?;
         if let Err(e) = configure(cx, &name, &Value::Null, p) {
