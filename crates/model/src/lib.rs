@@ -5,7 +5,6 @@
 //! documentation-stripped JSON on first use, once per process.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use indexmap::IndexMap;
@@ -17,49 +16,9 @@ mod generated;
 pub use generated::{SERVICES, SERVICE_COUNT};
 
 /// The hasher of the model's name-keyed maps (operations, shapes,
-/// members): FxHash's multiply-rotate over 8-byte words. Every request
-/// looks up a few dozen names; SipHash's DoS resistance buys nothing for
-/// keys that come from the vendored model, and costs several times more.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NameHasher(u64);
-
-impl NameHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`NameHasher`]s.
-pub type NameHash = BuildHasherDefault<NameHasher>;
+/// members): every request looks up a few dozen names, and SipHash's DoS
+/// resistance buys nothing for keys that come from the vendored model.
+pub type NameHash = rustc_hash::FxBuildHasher;
 
 /// A botocore wire protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,6 @@
 //! Request context: condition keys and their values.
 
-use crate::fxhash::FxHashMap as HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 /// One value of a context key.

@@ -10,7 +10,6 @@ mod condition;
 mod context;
 mod error;
 mod eval;
-mod fxhash;
 mod glob;
 mod policy;
 mod vars;

@@ -6,7 +6,7 @@
 //! identity-style policy, a missing `Principal` in a resource-style one.
 //! Size limits and principal existence are the IAM service's business.
 
-use crate::fxhash::FxHashMap as HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::Value;
 
