@@ -526,13 +526,7 @@ impl Shared {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.shared
-            .stop
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.shared.wake.notify_one();
-        if let Some(h) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
-            let _ = h.join();
-        }
+        self.stop_flusher(&self.shared.stop);
     }
 }
 
@@ -657,16 +651,25 @@ impl Store {
     /// `kill -9` would leave it (journal files stay for the next open).
     #[cfg(test)]
     fn crash(self: Arc<Self>) {
-        self.shared
-            .halt
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.shared.wake.notify_one();
-        if let Some(h) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
-            let _ = h.join();
-        }
+        self.stop_flusher(&self.shared.halt);
         // The process would be gone: so is its lock.
         drop(self.owner.lock().ok().and_then(|mut o| o.take()));
         std::mem::forget(self);
+    }
+
+    /// Raises `flag` (`stop`: flush once more and end; `halt`: end at once)
+    /// and waits for the flusher thread to end.
+    fn stop_flusher(&self, flag: &std::sync::atomic::AtomicBool) {
+        {
+            // Under the lock the flusher checks the flags with, so it either
+            // sees the flag or is already waiting for this notification.
+            let _p = self.shared.pending.lock();
+            flag.store(true, std::sync::atomic::Ordering::Release);
+            self.shared.wake.notify_one();
+        }
+        if let Some(h) = self.flusher.lock().ok().and_then(|mut f| f.take()) {
+            let _ = h.join();
+        }
     }
 
     /// Tests: waits until the presence filter answers lookups.
