@@ -280,6 +280,10 @@ impl S3 {
         if let Some(v) = vid_marker {
             out["VersionIdMarker"] = json!(v);
         }
+        if url {
+            // Clients decode the keys only when the answer says they are encoded.
+            out["EncodingType"] = json!("url");
+        }
         if !versions.is_empty() {
             out["Versions"] = json!(versions);
         }

@@ -482,6 +482,15 @@ impl S3 {
         let prefix = s(input, "Prefix").unwrap_or_default();
         let key_marker = s(input, "KeyMarker").unwrap_or_default();
         let id_marker = s(input, "UploadIdMarker").unwrap_or_default();
+        let delimiter = s(input, "Delimiter").filter(|d| !d.is_empty());
+        let url = s(input, "EncodingType") == Some("url");
+        let enc = |x: &str| {
+            if url {
+                super::url_encode(x)
+            } else {
+                x.to_string()
+            }
+        };
         let max = input
             .get("MaxUploads")
             .and_then(Value::as_i64)
@@ -501,11 +510,31 @@ impl S3 {
             ))
         });
         let mut out_ups = Vec::new();
+        let mut prefixes: Vec<Value> = Vec::new();
+        let mut last_cp: Option<String> = None;
         let mut truncated = false;
         let mut next = None;
         for u in &ups {
             if !u.key.starts_with(prefix) {
                 continue;
+            }
+            // Keys with the delimiter after the prefix roll up into one
+            // common prefix each (counted once against MaxUploads).
+            if let Some(d) = delimiter {
+                if let Some(i) = u.key[prefix.len()..].find(d) {
+                    let cp = &u.key[..prefix.len() + i + d.len()];
+                    if last_cp.as_deref() == Some(cp) || cp <= key_marker {
+                        continue;
+                    }
+                    if out_ups.len() + prefixes.len() == max {
+                        truncated = true;
+                        break;
+                    }
+                    prefixes.push(json!({"Prefix": enc(cp)}));
+                    next = Some((cp.to_string(), String::new()));
+                    last_cp = Some(cp.to_string());
+                    continue;
+                }
             }
             if !key_marker.is_empty() {
                 let after = u.key.as_str() > key_marker
@@ -514,14 +543,14 @@ impl S3 {
                     continue;
                 }
             }
-            if out_ups.len() == max {
+            if out_ups.len() + prefixes.len() == max {
                 truncated = true;
                 break;
             }
             next = Some((u.key.clone(), u.id.clone()));
             out_ups.push(json!({
                 "UploadId": u.id,
-                "Key": u.key,
+                "Key": enc(&u.key),
                 "Initiated": u.initiated,
                 "StorageClass": "STANDARD",
                 "Owner": owner_value(&u.owner),
@@ -530,18 +559,27 @@ impl S3 {
         }
         let mut out = json!({
             "Bucket": bname,
-            "KeyMarker": key_marker,
+            "KeyMarker": enc(key_marker),
             "UploadIdMarker": id_marker,
-            "Prefix": prefix,
+            "Prefix": enc(prefix),
             "MaxUploads": max,
             "IsTruncated": truncated,
         });
+        if let Some(d) = delimiter {
+            out["Delimiter"] = json!(enc(d));
+        }
+        if url {
+            out["EncodingType"] = json!("url");
+        }
         if !out_ups.is_empty() {
             out["Uploads"] = json!(out_ups);
         }
+        if !prefixes.is_empty() {
+            out["CommonPrefixes"] = json!(prefixes);
+        }
         if truncated {
             if let Some((k, i)) = next {
-                out["NextKeyMarker"] = json!(k);
+                out["NextKeyMarker"] = json!(enc(&k));
                 out["NextUploadIdMarker"] = json!(i);
             }
         }

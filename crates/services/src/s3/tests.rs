@@ -484,6 +484,67 @@ fn url_encoding_type() {
         )
         .unwrap();
     assert_eq!(o["Contents"][0]["Key"], "a%20b/%C3%BC");
+    assert_eq!(o["EncodingType"], "url");
+    // Versions too: clients decode only when the answer says it is encoded.
+    let v = e
+        .call(
+            "ListObjectVersions",
+            json!({"Bucket": "u-bkt", "EncodingType": "url"}),
+        )
+        .unwrap();
+    assert_eq!(v["Versions"][0]["Key"], "a%20b/%C3%BC");
+    assert_eq!(v["EncodingType"], "url");
+    let plain = e
+        .call("ListObjectVersions", json!({"Bucket": "u-bkt"}))
+        .unwrap();
+    assert_eq!(plain["Versions"][0]["Key"], "a b/ü");
+    assert!(plain.get("EncodingType").is_none());
+    // Multipart uploads: delimiter roll-up and encoding.
+    for k in ["a b/1", "a b/2", "top+level", "z/9"] {
+        e.call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "u-bkt", "Key": k}),
+        )
+        .unwrap();
+    }
+    let u = e
+        .call(
+            "ListMultipartUploads",
+            json!({"Bucket": "u-bkt", "Delimiter": "/", "EncodingType": "url"}),
+        )
+        .unwrap();
+    assert_eq!(
+        u["CommonPrefixes"],
+        json!([{"Prefix": "a%20b/"}, {"Prefix": "z/"}])
+    );
+    assert_eq!(u["Uploads"].as_array().map(Vec::len), Some(1));
+    assert_eq!(u["Uploads"][0]["Key"], "top%2Blevel");
+    assert_eq!(
+        (u["EncodingType"].as_str(), u["Delimiter"].as_str()),
+        (Some("url"), Some("/"))
+    );
+    let page = e
+        .call(
+            "ListMultipartUploads",
+            json!({"Bucket": "u-bkt", "Delimiter": "/", "MaxUploads": 1}),
+        )
+        .unwrap();
+    assert_eq!(page["CommonPrefixes"], json!([{"Prefix": "a b/"}]));
+    assert_eq!(
+        (
+            page["IsTruncated"].as_bool(),
+            page["NextKeyMarker"].as_str()
+        ),
+        (Some(true), Some("a b/"))
+    );
+    let rest = e
+        .call(
+            "ListMultipartUploads",
+            json!({"Bucket": "u-bkt", "Delimiter": "/", "KeyMarker": "a b/"}),
+        )
+        .unwrap();
+    assert_eq!(rest["Uploads"][0]["Key"], "top+level");
+    assert_eq!(rest["CommonPrefixes"], json!([{"Prefix": "z/"}]));
 }
 
 #[test]
