@@ -94,6 +94,17 @@ def test_boto3_transfers_and_paginator(server, tmp_path):
         f.seek(10)
         assert got["Body"].read() == f.read(10)
     assert got["ContentRange"] == "bytes 10-19/40000000"
+    # A single-part object carries its full CRC32 (botocore sends one by default);
+    # ranged reads of it — download_file's parts, a Range GET — must not carry it,
+    # or boto3's response validation rejects them.
+    single = write(tmp_path / "single.bin", 20_000_000, 5)
+    with open(single, "rb") as f:
+        s3.put_object(Bucket="boto-bucket", Key="single.bin", Body=f)
+    assert s3.head_object(Bucket="boto-bucket", Key="single.bin", ChecksumMode="ENABLED").get("ChecksumCRC32")
+    s3.download_file("boto-bucket", "single.bin", str(tmp_path / "single.back"), Config=cfg)
+    assert sha(tmp_path / "single.back") == sha(single)
+    part = s3.get_object(Bucket="boto-bucket", Key="single.bin", Range="bytes=-16")
+    assert "ChecksumCRC32" not in part and len(part["Body"].read()) == 16
     for i in range(5000):
         s3.put_object(Bucket="boto-bucket", Key=f"many/{i:05d}", Body=b"x")
     keys = []
