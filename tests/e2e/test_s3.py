@@ -9,11 +9,13 @@ import time
 import urllib.error
 import urllib.request
 
+import boto3
+import botocore.config
 import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from conftest import ACCOUNT
+from conftest import ACCOUNT, ROOT_AK, ROOT_SK
 from test_foundation import make_user
 
 
@@ -320,3 +322,51 @@ def test_keys_with_special_characters_round_trip_through_every_listing(server):
     assert r["EncodingType"] == "url"
     assert [u["Key"] for u in r["Uploads"]] == ["up%2Bload"]
     assert r["CommonPrefixes"] == [{"Prefix": "up%20load/"}]
+
+
+def _raw(method, url, body=None, headers=None):
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request(method, u.path + ("?" + u.query if u.query else ""), body=body, headers=headers or {})
+    r = conn.getresponse()
+    return r.status, r.read()
+
+
+def test_sigv2_presigned_urls_and_header_signing(server):
+    """boto3's default presigned URLs for S3 in us-east-1 are SigV2
+    (AWSAccessKeyId/Signature/Expires); they work, expire, and authorize as their signer."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="v2-bucket")
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "v2-bucket", "Key": "up load.txt"}, ExpiresIn=300)
+    assert "AWSAccessKeyId=" in put_url and "Signature=" in put_url
+    assert _raw("PUT", put_url, b"via a presigned PUT")[0] == 200
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": "v2-bucket", "Key": "up load.txt"}, ExpiresIn=300)
+    assert _raw("GET", get_url) == (200, b"via a presigned PUT")
+    # Tampered, expired: refused with S3's errors.
+    status, body = _raw("GET", get_url.replace("up%20load", "other"))
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    old = s3.generate_presigned_url("get_object", Params={"Bucket": "v2-bucket", "Key": "up load.txt"}, ExpiresIn=-5)
+    status, body = _raw("GET", old)
+    assert status == 403 and b"<Message>Request has expired</Message>" in body
+    # Header-signed SigV2 (signature_version="s3"): objects, listings, sub-resources.
+    v2 = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
+                      region_name="us-east-1", config=botocore.config.Config(signature_version="s3"))
+    v2.put_object(Bucket="v2-bucket", Key="a+b c.txt", Body=b"v2 header", Metadata={"note": "x"})
+    assert v2.get_object(Bucket="v2-bucket", Key="a+b c.txt")["Body"].read() == b"v2 header"
+    assert sorted(o["Key"] for o in v2.list_objects(Bucket="v2-bucket")["Contents"]) == ["a+b c.txt", "up load.txt"]
+    assert v2.get_bucket_acl(Bucket="v2-bucket")["Grants"][0]["Permission"] == "FULL_CONTROL"
+    wrong = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=ROOT_AK, aws_secret_access_key="wrong",
+                         region_name="us-east-1", config=botocore.config.Config(signature_version="s3"))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        wrong.list_objects(Bucket="v2-bucket")
+    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    # A SigV2 signer is authorized like any other: a read-only user cannot write.
+    _, k = make_user(server, "v2reader", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    reader = server.client("s3", ak=k["AccessKeyId"], sk=k["SecretAccessKey"])
+    url = reader.generate_presigned_url("get_object", Params={"Bucket": "v2-bucket", "Key": "a+b c.txt"}, ExpiresIn=300)
+    assert _raw("GET", url) == (200, b"v2 header")
+    url = reader.generate_presigned_url("put_object", Params={"Bucket": "v2-bucket", "Key": "nope"}, ExpiresIn=300)
+    status, body = _raw("PUT", url, b"x")
+    assert status == 403 and b"is not authorized to perform: s3:PutObject" in body

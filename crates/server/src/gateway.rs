@@ -39,7 +39,7 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
     if parts.uri.path().starts_with("/_ironsage/") {
         return internal_route(&app, &parts);
     }
-    let head = match classify(&parts, &request_id) {
+    let mut head = match classify(&parts, &request_id) {
         Ok(h) => h,
         Err(resp) => {
             // Read (and drop) a bounded body first, so a client still
@@ -48,6 +48,10 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
             return to_http(resp);
         }
     };
+    if head.auth.v2.is_some() {
+        // SigV2 names no region: the server's own is the request's.
+        head.auth.credential.region.clone_from(&app.config.region);
+    }
     let streaming = app
         .services
         .get(head.info.name)
@@ -177,9 +181,13 @@ fn guess_service(headers: &HeaderMap, query: &str) -> Option<&'static ServiceInf
             }
         }
     }
+    // SigV2 exists only for S3.
+    let v2_header = header(headers, "authorization").is_some_and(|a| a.starts_with("AWS "));
+    if v2_header || query.split('&').any(|p| p.starts_with("AWSAccessKeyId=")) {
+        return ironsage_model::service_info("s3");
+    }
     // No target, no scope: a query-protocol call names its `Action`; anything
-    // else unsigned is most likely an S3 REST request (browsers, curl, SigV2
-    // presigned URLs).
+    // else unsigned is most likely an S3 REST request (browsers, curl).
     let form = header(headers, "content-type")
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if form || query.split('&').any(|p| p.starts_with("Action=")) {
@@ -443,6 +451,24 @@ pub fn authenticate(
         sigv4::UriEncoding::Normalized
     };
     let signed = signed_request(parts);
+    if auth.v2.is_some() {
+        let bucket = header(&parts.headers, "host").and_then(virtual_host_bucket);
+        if let Err(e) = sigv4::verify_v2(&signed, auth, &key.secret_access_key, bucket, now) {
+            if let sigv4::SigError::SignatureDoesNotMatch { string_to_sign, .. } = &e {
+                tracing::debug!(request_id, %string_to_sign, "SigV2 signature mismatch");
+            }
+            return Err(fail(sig_error(info, &e)));
+        }
+        check_session(&key, auth, now).map_err(|f| fail(auth_error(info, f)))?;
+        // No chunk signatures in SigV2; the key is derived for completeness.
+        let signing_key = sigv4::cached_signing_key(
+            &key.secret_access_key,
+            &auth.credential.date,
+            &auth.credential.region,
+            &auth.credential.service,
+        );
+        return Ok(Authenticated { key, signing_key });
+    }
     let signing_key = match sigv4::verify(
         &signed,
         auth,
@@ -492,20 +518,31 @@ pub fn authenticate(
             }
         }
     };
+    check_session(&key, auth, now).map_err(|f| fail(auth_error(info, f)))?;
+    Ok(Authenticated { key, signing_key })
+}
+
+/// Temporary credentials: the session token must match and be unexpired;
+/// long-term keys must not present one.
+fn check_session(
+    key: &ironsage_services::credentials::AccessKey,
+    auth: &sigv4::ParsedAuth,
+    now: time::OffsetDateTime,
+) -> Result<(), AuthFailure> {
     if let Some(expected) = &key.session_token {
         match &auth.security_token {
             Some(t) if constant_eq(t, expected) => {}
-            _ => return Err(fail(auth_error(info, AuthFailure::BadToken))),
+            _ => return Err(AuthFailure::BadToken),
         }
         if let Some(sess) = &key.caller.session {
             if sess.expiration <= now.unix_timestamp() {
-                return Err(fail(auth_error(info, AuthFailure::Expired)));
+                return Err(AuthFailure::Expired);
             }
         }
     } else if auth.security_token.is_some() {
-        return Err(fail(auth_error(info, AuthFailure::BadToken)));
+        return Err(AuthFailure::BadToken);
     }
-    Ok(Authenticated { key, signing_key })
+    Ok(())
 }
 
 /// A request ready to dispatch: operation resolved, input parsed and

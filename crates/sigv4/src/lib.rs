@@ -17,12 +17,14 @@ mod chunked;
 mod crypto;
 mod error;
 mod parse;
+mod v2;
 
 pub use canonical::{canonical_request, canonical_uri, string_to_sign};
 pub use chunked::ChunkedDecoder;
 pub use crypto::{hex_sha256, hmac_sha256};
 pub use error::{ErrorFamily, SigError};
 pub use parse::parse_auth;
+pub use v2::{string_to_sign as v2_string_to_sign, verify as verify_v2, V2Params};
 
 use subtle::ConstantTimeEq;
 
@@ -159,6 +161,9 @@ pub struct ParsedAuth {
     pub security_token: Option<String>,
     /// Declared payload hash mode.
     pub payload: PayloadHash,
+    /// Set when the request is signed with S3's legacy Signature Version 2
+    /// (verify it with [`verify_v2`], not [`verify`]).
+    pub v2: Option<V2Params>,
 }
 
 impl ParsedAuth {

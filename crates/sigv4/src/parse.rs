@@ -14,16 +14,23 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub fn parse_auth(req: &SignedRequest) -> Result<Option<ParsedAuth>, SigError> {
     let header = req.headers.get(http::header::AUTHORIZATION);
     let query = QueryAuth::collect(req.raw_query);
-    match (header, query.is_present()) {
-        (None, false) => Ok(None),
-        (Some(_), true) => Err(SigError::MultipleAuthMechanisms),
-        (Some(h), false) => {
+    let v2_query = crate::v2::query_present(req.raw_query);
+    match (header, query.is_present(), v2_query) {
+        (None, false, false) => Ok(None),
+        (Some(_), true, _) | (Some(_), _, true) | (None, true, true) => {
+            Err(SigError::MultipleAuthMechanisms)
+        }
+        (Some(h), false, false) => {
             let text = std::str::from_utf8(h.as_bytes()).map_err(|_| {
                 SigError::MalformedAuthorization("Authorization header is not valid UTF-8".into())
             })?;
+            if text.trim_start().starts_with("AWS ") {
+                return crate::v2::parse_header(req, text).map(Some);
+            }
             parse_header_auth(req, text).map(Some)
         }
-        (None, true) => parse_query_auth(req, &query).map(Some),
+        (None, true, false) => parse_query_auth(req, &query).map(Some),
+        (None, false, true) => crate::v2::parse_query(req).map(Some),
     }
 }
 
@@ -192,6 +199,7 @@ fn parse_header_auth(req: &SignedRequest, header: &str) -> Result<ParsedAuth, Si
         expires_secs: None,
         security_token: header_str(req, "x-amz-security-token").map(str::to_string),
         payload: parse_payload(req)?,
+        v2: None,
     })
 }
 
@@ -288,6 +296,7 @@ fn parse_query_auth(req: &SignedRequest, q: &QueryAuth) -> Result<ParsedAuth, Si
             .clone()
             .or_else(|| header_str(req, "x-amz-security-token").map(str::to_string)),
         payload: parse_payload(req)?,
+        v2: None,
     })
 }
 

@@ -20,7 +20,14 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import botocore
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
+from botocore.auth import (
+    HmacV1Auth,
+    HmacV1QueryAuth,
+    S3SigV4Auth,
+    S3SigV4QueryAuth,
+    SigV4Auth,
+    SigV4QueryAuth,
+)
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
@@ -175,6 +182,73 @@ def main():
     )
     write("s3_put_unsigned_trailer", "S3SigV4Auth", creds, "PUT", p, q, h, b, True,
           {"decoded_b64": base64.b64encode(data).decode(), "trailers": [[name, value]]})
+
+    main_v2(creds, temp)
+
+
+OUT_V2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures_v2")
+HTTP_DATE = "Fri, 27 Nov 2026 07:30:00 GMT"
+EXPIRES = str(int(NOW.replace(tzinfo=datetime.timezone.utc).timestamp()) + 3600)
+
+
+def sign_v2(auth, method, url, body=b"", headers=None, auth_path=None):
+    """Signs with S3's Signature Version 2 (HmacV1Auth / HmacV1QueryAuth), time frozen."""
+    req = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    if auth_path is not None:
+        req.auth_path = auth_path
+    date = EXPIRES if isinstance(auth, HmacV1QueryAuth) else HTTP_DATE
+    with mock.patch.object(type(auth), "_get_date", return_value=date):
+        auth.add_auth(req)
+    prepared = req.prepare()
+    parts = urlsplit(prepared.url)
+    headers = [[k, v] for k, v in prepared.headers.items()]
+    if not any(k.lower() == "host" for k, _ in headers):
+        headers.insert(0, ["Host", parts.netloc])
+    return parts.path, parts.query, headers, prepared.body or b""
+
+
+def write_v2(name, auth_kind, creds, method, signed, virtual_bucket=None):
+    path, query, headers, body = signed
+    fixture = {
+        "name": name,
+        "generator": f"botocore {botocore.__version__} {auth_kind}",
+        "method": method,
+        "path": path,
+        "query": query,
+        "headers": headers,
+        "access_key_id": creds.access_key,
+        "secret_access_key": creds.secret_key,
+        "session_token": creds.token,
+        "now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "virtual_bucket": virtual_bucket,
+    }
+    os.makedirs(OUT_V2, exist_ok=True)
+    with open(os.path.join(OUT_V2, name + ".json"), "w") as f:
+        json.dump(fixture, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def main_v2(creds, temp):
+    # boto3's default presigned URLs for S3 in us-east-1.
+    write_v2("v2_presigned_get", "HmacV1QueryAuth", creds, "GET", sign_v2(
+        HmacV1QueryAuth(creds), "GET", ENDPOINT + "/my-bucket/dir/report%202026.csv"))
+    write_v2("v2_presigned_put_typed", "HmacV1QueryAuth", creds, "PUT", sign_v2(
+        HmacV1QueryAuth(creds), "PUT", ENDPOINT + "/my-bucket/upload.txt", b"",
+        {"Content-Type": "text/plain"}))
+    write_v2("v2_presigned_session_token", "HmacV1QueryAuth", temp, "GET", sign_v2(
+        HmacV1QueryAuth(temp), "GET", ENDPOINT + "/my-bucket/k?versionId=3HL4kqtJ"))
+    # Header auth: a bucket-level request (botocore signs `/bucket/`), a PUT with
+    # content headers, x-amz-* headers and a sub-resource, a virtual-host request.
+    write_v2("v2_header_list_bucket", "HmacV1Auth", creds, "GET", sign_v2(
+        HmacV1Auth(creds), "GET", ENDPOINT + "/my-bucket?encoding-type=url&prefix=a%20b",
+        auth_path="/my-bucket/"))
+    write_v2("v2_header_put_acl", "HmacV1Auth", creds, "PUT", sign_v2(
+        HmacV1Auth(creds), "PUT", ENDPOINT + "/my-bucket/a%20b%2Bc.txt?acl", b"<x/>",
+        {"Content-Type": "application/xml", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg==",
+         "x-amz-acl": "private", "x-amz-meta-Note": "  spaced  ", "X-Amz-Meta-Two": "b"}))
+    write_v2("v2_header_virtual_host", "HmacV1Auth", creds, "GET", sign_v2(
+        HmacV1Auth(creds), "GET", "http://my-bucket.s3.localhost:4566/photos/puppy.jpg",
+        auth_path="/my-bucket/photos/puppy.jpg"), virtual_bucket="my-bucket")
 
 
 if __name__ == "__main__":
