@@ -370,3 +370,22 @@ def test_sigv2_presigned_urls_and_header_signing(server):
     url = reader.generate_presigned_url("put_object", Params={"Bucket": "v2-bucket", "Key": "nope"}, ExpiresIn=300)
     status, body = _raw("PUT", url, b"x")
     assert status == 403 and b"is not authorized to perform: s3:PutObject" in body
+
+
+def test_every_sdk_checksum_algorithm(server):
+    """boto3 sends SHA1/SHA256 checksums as aws-chunked trailers; they are verified,
+    stored, and returned with ChecksumMode=ENABLED."""
+    import base64
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="sums-bucket")
+    body = b"checksummed " * 1000
+    for algo, fn in [("SHA256", hashlib.sha256), ("SHA1", hashlib.sha1)]:
+        s3.put_object(Bucket="sums-bucket", Key=algo, Body=body, ChecksumAlgorithm=algo)
+        got = s3.head_object(Bucket="sums-bucket", Key=algo, ChecksumMode="ENABLED")
+        assert f"Checksum{algo}" in got, got
+        assert got[f"Checksum{algo}"] == base64.b64encode(fn(body).digest()).decode()
+        assert s3.get_object(Bucket="sums-bucket", Key=algo, ChecksumMode="ENABLED")["Body"].read() == body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket="sums-bucket", Key="bad", Body=body,
+                      ChecksumSHA256=base64.b64encode(hashlib.sha256(b"other").digest()).decode())
+    assert e.value.response["Error"]["Code"] == "BadDigest"

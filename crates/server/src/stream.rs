@@ -263,52 +263,33 @@ fn spawn_pump(
     rx
 }
 
-/// A trailing checksum being computed over the decoded body.
-enum TrailerSum {
-    Crc(
-        &'static str,
-        &'static str,
-        ironsage_services::s3::hash::Crc32,
-    ),
-    Sha256(Sha256),
+/// A trailing checksum being computed over the decoded body: the trailer's
+/// header name (lower case), the algorithm's S3 name, the running sum.
+struct TrailerSum {
+    header: String,
+    algo: String,
+    sum: ironsage_services::s3::hash::Checksum,
 }
 
 impl TrailerSum {
     fn for_header(name: &str) -> Option<TrailerSum> {
-        use ironsage_services::s3::hash::Crc32;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "x-amz-checksum-crc32" => Some(TrailerSum::Crc(
-                "x-amz-checksum-crc32",
-                "CRC32",
-                Crc32::ieee(),
-            )),
-            "x-amz-checksum-crc32c" => Some(TrailerSum::Crc(
-                "x-amz-checksum-crc32c",
-                "CRC32C",
-                Crc32::castagnoli(),
-            )),
-            "x-amz-checksum-sha256" => Some(TrailerSum::Sha256(Sha256::new())),
-            _ => None,
-        }
+        let header = name.trim().to_ascii_lowercase();
+        let algo = header.strip_prefix("x-amz-checksum-")?.to_ascii_uppercase();
+        let sum = ironsage_services::s3::hash::Checksum::for_algorithm(&algo)?;
+        Some(TrailerSum { header, algo, sum })
     }
 
     fn update(&mut self, data: &[u8]) {
-        match self {
-            TrailerSum::Crc(_, _, c) => c.update(data),
-            TrailerSum::Sha256(h) => h.update(data),
-        }
+        self.sum.update(data);
     }
 
     fn check(self, trailers: &[(String, String)]) -> Result<(), AwsError> {
         use base64::Engine;
-        let (header, algo, computed) = match self {
-            TrailerSum::Crc(h, a, c) => (h, a, c.finish().to_vec()),
-            TrailerSum::Sha256(h) => ("x-amz-checksum-sha256", "SHA256", h.finalize().to_vec()),
-        };
-        let computed = base64::engine::general_purpose::STANDARD.encode(computed);
+        let TrailerSum { header, algo, sum } = self;
+        let computed = base64::engine::general_purpose::STANDARD.encode(sum.finish());
         let sent = trailers
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(header))
+            .find(|(k, _)| k.eq_ignore_ascii_case(&header))
             .map(|(_, v)| v.trim());
         match sent {
             Some(v) if v == computed => Ok(()),

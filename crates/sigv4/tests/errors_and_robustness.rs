@@ -47,7 +47,11 @@ fn parse_errors() {
     );
     assert_eq!(e.aws_error(true).0, "AuthorizationHeaderMalformed");
 
+    // `AWS AKID:sig` is S3's Signature Version 2 (see v2_fixtures.rs);
+    // any other scheme is refused by name.
     let h = auth_headers("AWS AKID:abc");
+    assert!(parse_auth(&req_with(&h, "")).unwrap().unwrap().v2.is_some());
+    let h = auth_headers("AWS3-HTTPS AWSAccessKeyId=AKID,Algorithm=HmacSHA256,Signature=abc");
     assert!(matches!(
         parse_auth(&req_with(&h, "")),
         Err(SigError::UnsupportedAlgorithm(_))

@@ -16,7 +16,7 @@ use base64::Engine;
 
 use ironsage_crypto::{encrypted_len, FrameDecryptor, FrameEncryptor, Zeroizing, FRAME_HEADER};
 
-use super::hash::{Crc32, Md5};
+use super::hash::Md5;
 use super::sse::DataKey;
 use super::{err, io_err, BlobRef, S3};
 use crate::AwsError;
@@ -80,11 +80,11 @@ impl Expect {
             }
         }
         if let Some(a) = &e.algorithm {
-            if a != "CRC32" && a != "CRC32C" {
+            if super::hash::Checksum::for_algorithm(a).is_none() {
                 return Err(err(
-                    "NotImplemented",
-                    &format!("The {a} checksum algorithm is not implemented by ironsage; use CRC32 or CRC32C"),
-                    501,
+                    "InvalidRequest",
+                    "Value for x-amz-checksum-algorithm header is invalid.",
+                    400,
                 ));
             }
         }
@@ -161,11 +161,10 @@ impl S3 {
             Sink::File(self.blobs.begin().map_err(super::internal_store)?)
         };
         let mut md5 = (!expect.opaque_etag || expected_md5.is_some()).then(Md5::new);
-        let mut crc = match expect.algorithm.as_deref() {
-            Some("CRC32") => Some(Crc32::ieee()),
-            Some("CRC32C") => Some(Crc32::castagnoli()),
-            _ => None,
-        };
+        let mut crc = expect
+            .algorithm
+            .as_deref()
+            .and_then(super::hash::Checksum::for_algorithm);
         // The blob id is chosen first: encrypted frames are bound to it.
         let id = if inline {
             super::random_id()

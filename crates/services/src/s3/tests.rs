@@ -2617,3 +2617,64 @@ fn acls_are_disabled_by_default_and_never_faked() {
     );
     assert!(e.s3.obj("acl-two", "k").unwrap().is_none());
 }
+
+/// Every checksum algorithm S3 accepts, against published check values.
+#[test]
+fn checksum_algorithms_match_their_check_values() {
+    use super::hash::{Checksum, Crc64Nvme};
+    let mut c = Crc64Nvme::new();
+    c.update(b"1234");
+    c.update(b"56789");
+    assert_eq!(u64::from_be_bytes(c.finish()), 0xAE8B_1486_0A79_9888);
+    let sum = |algo: &str, data: &[u8]| {
+        let mut c = Checksum::for_algorithm(algo).unwrap();
+        c.update(data);
+        hex(&c.finish())
+    };
+    assert_eq!(sum("crc32", b"123456789"), "cbf43926");
+    assert_eq!(sum("CRC32C", b"123456789"), "e3069283");
+    assert_eq!(sum("CRC64NVME", b"123456789"), "ae8b14860a799888");
+    assert_eq!(
+        sum("SHA1", b"abc"),
+        "a9993e364706816aba3e25717850c26c9cd0d89d"
+    );
+    assert_eq!(
+        sum("SHA256", b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(Checksum::for_algorithm("MD5").is_none());
+    // Through PutObject: stored, returned with ChecksumMode, a wrong one refused.
+    let e = env();
+    e.mk("sum-bkt");
+    let sha = B64.encode(sha256_raw(b"hello"));
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "sum-bkt", "Key": "k", "ChecksumSHA256": sha}),
+            b"hello",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(out["ChecksumSHA256"], sha);
+    let (head, _) = e
+        .get(json!({"Bucket": "sum-bkt", "Key": "k", "ChecksumMode": "ENABLED"}))
+        .unwrap();
+    assert_eq!(head["ChecksumSHA256"], sha);
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "sum-bkt", "Key": "k2", "ChecksumSHA1": B64.encode([0u8; 20])}),
+        b"hello",
+    );
+    assert_eq!(code(r), ("BadDigest".into(), 400));
+    let r = e.stream(
+        "PutObject",
+        json!({"Bucket": "sum-bkt", "Key": "k3", "ChecksumAlgorithm": "MD5"}),
+        b"hello",
+    );
+    assert_eq!(code(r), ("InvalidRequest".into(), 400));
+}
+
+fn sha256_raw(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).to_vec()
+}
