@@ -366,6 +366,59 @@ impl S3 {
                     "The bucket policy does not exist",
                 )),
             }),
+            // Features ironsage does not offer are never configured: their
+            // reads answer what S3 answers for a bucket without them (tools
+            // such as Terraform read them all), and writes that would
+            // configure them are refused rather than stored unenforced.
+            "GetBucketWebsite" => self.bucket(name).and_then(|_| {
+                Err(missing(
+                    "NoSuchWebsiteConfiguration",
+                    "The specified bucket does not have a website configuration",
+                ))
+            }),
+            "GetObjectLockConfiguration" => self.bucket(name).and_then(|_| {
+                Err(missing(
+                    "ObjectLockConfigurationNotFoundError",
+                    "Object Lock configuration does not exist for this bucket",
+                ))
+            }),
+            "GetBucketReplication" => self.bucket(name).and_then(|_| {
+                Err(missing(
+                    "ReplicationConfigurationNotFoundError",
+                    "The replication configuration was not found",
+                ))
+            }),
+            "GetBucketNotificationConfiguration"
+            | "GetBucketNotification"
+            | "GetBucketLogging"
+            | "GetBucketAccelerateConfiguration" => self.bucket(name).map(|_| json!({})),
+            "GetBucketRequestPayment" => self.bucket(name).map(|_| json!({"Payer": "BucketOwner"})),
+            "ListBucketAnalyticsConfigurations"
+            | "ListBucketIntelligentTieringConfigurations"
+            | "ListBucketInventoryConfigurations"
+            | "ListBucketMetricsConfigurations" => {
+                self.bucket(name).map(|_| json!({"IsTruncated": false}))
+            }
+            "PutBucketNotificationConfiguration" | "PutBucketNotification" => {
+                let cfg = input
+                    .get("NotificationConfiguration")
+                    .and_then(Value::as_object);
+                let empty = cfg.is_none_or(|m| {
+                    m.values()
+                        .all(|v| v.as_array().is_some_and(Vec::is_empty) || v.is_null())
+                });
+                self.bucket(name).and_then(|_| {
+                    if empty {
+                        Ok(json!({}))
+                    } else {
+                        Err(err(
+                            "NotImplemented",
+                            &format!("{op}: event notifications are not delivered by ironsage; the request was not performed"),
+                            501,
+                        ))
+                    }
+                })
+            }
             "GetBucketPolicy" => self.bucket(name).and_then(|b| match &b.policy {
                 Some(p) => Ok(json!({"Policy": p})),
                 None => Err(missing(

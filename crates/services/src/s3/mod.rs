@@ -627,6 +627,7 @@ impl S3 {
                     .map(|()| serde_json::json!({})),
             ),
             "GetObjectAcl" | "PutObjectAcl" => plain(self.object_acl(op, &input)),
+            "GetObjectAttributes" => plain(self.get_object_attributes(&input)),
             _ => match self.config_op(op, &input) {
                 Some(r) => plain(r),
                 None => Err(AwsError::not_implemented("S3", op)),

@@ -2678,3 +2678,96 @@ fn sha256_raw(data: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(data).to_vec()
 }
+
+/// Features ironsage does not offer read as S3 reads them on a bucket that
+/// never had them; configuring them is refused, never stored unenforced.
+#[test]
+fn unconfigured_features_read_as_absent_and_are_not_faked() {
+    let e = env();
+    e.mk("feat-bkt");
+    let b = json!({"Bucket": "feat-bkt"});
+    for (op, want) in [
+        ("GetBucketNotificationConfiguration", json!({})),
+        ("GetBucketLogging", json!({})),
+        ("GetBucketAccelerateConfiguration", json!({})),
+        ("GetBucketRequestPayment", json!({"Payer": "BucketOwner"})),
+        (
+            "ListBucketAnalyticsConfigurations",
+            json!({"IsTruncated": false}),
+        ),
+        (
+            "ListBucketIntelligentTieringConfigurations",
+            json!({"IsTruncated": false}),
+        ),
+        (
+            "ListBucketInventoryConfigurations",
+            json!({"IsTruncated": false}),
+        ),
+        (
+            "ListBucketMetricsConfigurations",
+            json!({"IsTruncated": false}),
+        ),
+    ] {
+        assert_eq!(e.call(op, b.clone()).unwrap(), want, "{op}");
+        assert_eq!(
+            code(e.call(op, json!({"Bucket": "no-such-bkt"}))),
+            ("NoSuchBucket".into(), 404),
+            "{op}"
+        );
+    }
+    for (op, missing) in [
+        ("GetBucketWebsite", "NoSuchWebsiteConfiguration"),
+        (
+            "GetObjectLockConfiguration",
+            "ObjectLockConfigurationNotFoundError",
+        ),
+        (
+            "GetBucketReplication",
+            "ReplicationConfigurationNotFoundError",
+        ),
+    ] {
+        assert_eq!(code(e.call(op, b.clone())), (missing.into(), 404), "{op}");
+    }
+    e.call(
+        "PutBucketNotificationConfiguration",
+        json!({"Bucket": "feat-bkt", "NotificationConfiguration": {}}),
+    )
+    .unwrap();
+    let r = e.call(
+        "PutBucketNotificationConfiguration",
+        json!({"Bucket": "feat-bkt", "NotificationConfiguration": {"QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:111122223333:q", "Events": ["s3:ObjectCreated:*"]}]}}),
+    );
+    assert_eq!(code(r), ("NotImplemented".into(), 501));
+}
+
+#[test]
+fn object_attributes_come_from_the_version_row() {
+    let e = env();
+    e.mk("attr-bkt");
+    e.put("attr-bkt", "k", b"0123456789");
+    let a = e
+        .call(
+            "GetObjectAttributes",
+            json!({"Bucket": "attr-bkt", "Key": "k", "ObjectAttributes": ["ETag", "ObjectSize", "StorageClass", "ObjectParts"]}),
+        )
+        .unwrap();
+    assert_eq!(a["ETag"], hex(&md5(b"0123456789")), "no quotes, as S3");
+    assert_eq!(
+        (a["ObjectSize"].as_u64(), a["StorageClass"].as_str()),
+        (Some(10), Some("STANDARD"))
+    );
+    assert!(
+        a.get("ObjectParts").is_none(),
+        "a single-part object has no parts"
+    );
+    let r = e.call(
+        "GetObjectAttributes",
+        json!({"Bucket": "attr-bkt", "Key": "k", "ObjectAttributes": ["Colour"]}),
+    );
+    assert_eq!(code(r), ("InvalidArgument".into(), 400));
+    let r = e.call(
+        "GetObjectAttributes",
+        json!({"Bucket": "attr-bkt", "Key": "nope", "ObjectAttributes": ["ETag"]}),
+    );
+    assert_eq!(code(r), ("NoSuchKey".into(), 404));
+}
