@@ -1356,12 +1356,17 @@ impl Env {
                 let p = entry.unwrap().path();
                 if p.is_dir() {
                     stack.push(p);
-                } else if std::fs::read(&p)
-                    .unwrap()
-                    .windows(needle.len())
-                    .any(|w| w == needle)
-                {
-                    return true;
+                } else {
+                    // The store's flusher removes journal files it has
+                    // applied: one may vanish between listing and reading.
+                    let bytes = match std::fs::read(&p) {
+                        Ok(b) => b,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => panic!("{}: {e}", p.display()),
+                    };
+                    if bytes.windows(needle.len()).any(|w| w == needle) {
+                        return true;
+                    }
                 }
             }
         }
