@@ -1,11 +1,10 @@
 //! Requests signed by botocore (see gen_botocore_fixtures.py; fixtures are committed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test-only code
 
-use std::fs;
-use std::path::Path;
+mod common;
 
 use base64::Engine;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 use ironsage_sigv4::*;
 use time::format_description::well_known::Rfc3339;
 
@@ -29,25 +28,10 @@ fn b64(s: &str) -> Vec<u8> {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut paths: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
+    common::json_fixtures("fixtures")
         .into_iter()
-        .map(|p| {
-            let v: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
-            let mut headers = HeaderMap::new();
-            for h in v["headers"].as_array().unwrap() {
-                headers.append(
-                    HeaderName::from_bytes(h[0].as_str().unwrap().as_bytes()).unwrap(),
-                    HeaderValue::from_str(h[1].as_str().unwrap()).unwrap(),
-                );
-            }
+        .map(|v| {
+            let headers = common::fixture_headers(&v);
             Fixture {
                 name: v["name"].as_str().unwrap().to_string(),
                 method: v["method"].as_str().unwrap().to_string(),

@@ -4,10 +4,9 @@
 //! refused, as are expired URLs and skewed clocks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test-only code
 
-use std::fs;
-use std::path::Path;
+mod common;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 use ironsage_sigv4::*;
 use time::format_description::well_known::Rfc3339;
 
@@ -25,25 +24,10 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures_v2");
-    let mut paths: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
+    common::json_fixtures("fixtures_v2")
         .into_iter()
-        .map(|p| {
-            let v: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
-            let mut headers = HeaderMap::new();
-            for h in v["headers"].as_array().unwrap() {
-                headers.append(
-                    HeaderName::from_bytes(h[0].as_str().unwrap().as_bytes()).unwrap(),
-                    HeaderValue::from_str(h[1].as_str().unwrap()).unwrap(),
-                );
-            }
+        .map(|v| {
+            let headers = common::fixture_headers(&v);
             Fixture {
                 name: v["name"].as_str().unwrap().to_string(),
                 method: v["method"].as_str().unwrap().to_string(),

@@ -338,13 +338,11 @@ impl S3 {
         let doc = self.obj(bname, key)?;
         let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
         if v.delete_marker {
-            return Err(err(
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                405,
-            )
-            .with_extra("Method", if op == "GetObjectAcl" { "GET" } else { "PUT" })
-            .with_extra("ResourceType", "DeleteMarker"));
+            return Err(on_delete_marker(if op == "GetObjectAcl" {
+                "GET"
+            } else {
+                "PUT"
+            }));
         }
         if op == "PutObjectAcl" {
             super::acl::check(&bucket, input, op)?;
@@ -422,13 +420,7 @@ impl S3 {
         let vid = s(input, "VersionId");
         let v = pick(doc.as_deref(), key, vid)?;
         if v.delete_marker {
-            return Err(err(
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                405,
-            )
-            .with_extra("Method", if head { "HEAD" } else { "GET" })
-            .with_extra("ResourceType", "DeleteMarker"));
+            return Err(on_delete_marker(if head { "HEAD" } else { "GET" }));
         }
         sse::check_no_sse_c(input)?;
         check_conditions(input, "", v, true)?;
@@ -839,4 +831,15 @@ impl S3 {
         version_header(&bucket, &v, &mut out);
         Ok(out)
     }
+}
+
+/// S3's answer to a request that names a delete marker as its version.
+fn on_delete_marker(method: &str) -> AwsError {
+    err(
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+        405,
+    )
+    .with_extra("Method", method)
+    .with_extra("ResourceType", "DeleteMarker")
 }

@@ -52,3 +52,32 @@ pub fn parse_raw_request(text: &str) -> RawRequest {
         body,
     }
 }
+
+/// Every `*.json` fixture in `tests/<dir>`, parsed, in file-name order.
+pub fn json_fixtures(dir: &str) -> Vec<serde_json::Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// A fixture's `headers` (`[[name, value], ...]`, wire order) as a map.
+pub fn fixture_headers(v: &serde_json::Value) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for h in v["headers"].as_array().unwrap() {
+        headers.append(
+            HeaderName::from_bytes(h[0].as_str().unwrap().as_bytes()).unwrap(),
+            HeaderValue::from_str(h[1].as_str().unwrap()).unwrap(),
+        );
+    }
+    headers
+}
