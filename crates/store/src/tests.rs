@@ -278,8 +278,10 @@ fn a_second_opener_is_read_only_and_replays_nothing() {
         .unwrap();
     let other = Store::open(&d.path().join("state.db"), Durability::Normal).unwrap();
     assert!(other.read_only() && !s.read_only());
-    // The owner's journal is untouched; the reader sees flushed rows.
-    assert_eq!(journal_files(d.path()), 1);
+    // The second opener replayed and removed nothing: the owner's current
+    // journal file is still there (the owner's own flusher, woken by the
+    // commit, may be between rotating and removing: one or two files).
+    assert!((1..=2).contains(&journal_files(d.path())));
     assert!(matches!(
         other
             .service("iam")
