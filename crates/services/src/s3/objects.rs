@@ -329,13 +329,22 @@ impl S3 {
         })
     }
 
+    /// The bucket a request names and its row for the key (absent when
+    /// there is none): what every read of one object starts from.
+    fn addressed(
+        &self,
+        input: &Value,
+    ) -> Result<(std::sync::Arc<Bucket>, Option<std::sync::Arc<ObjDoc>>), AwsError> {
+        let bname = s(input, "Bucket").unwrap_or_default();
+        let key = s(input, "Key").unwrap_or_default();
+        Ok((self.bucket(bname)?, self.obj(bname, key)?))
+    }
+
     /// GetObjectAcl / PutObjectAcl on an existing object (version): the
     /// owner's full control is the only ACL there is (see `acl`).
     pub(crate) fn object_acl(&self, op: &str, input: &Value) -> Result<Value, AwsError> {
-        let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
-        let bucket = self.bucket(bname)?;
-        let doc = self.obj(bname, key)?;
+        let (bucket, doc) = self.addressed(input)?;
         let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
         if v.delete_marker {
             return Err(on_delete_marker(if op == "GetObjectAcl" {
@@ -354,10 +363,8 @@ impl S3 {
     /// GetObjectAttributes: the attributes asked for, from the version's
     /// row (no body is read). S3 writes this ETag without quotes.
     pub(crate) fn get_object_attributes(&self, input: &Value) -> Result<Value, AwsError> {
-        let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
-        let bucket = self.bucket(bname)?;
-        let doc = self.obj(bname, key)?;
+        let (bucket, doc) = self.addressed(input)?;
         let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
         if v.delete_marker {
             return Err(
@@ -413,10 +420,8 @@ impl S3 {
     }
 
     pub(crate) fn get_object(&self, input: &Value, head: bool) -> Result<Reply, AwsError> {
-        let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
-        let bucket = self.bucket(bname)?;
-        let doc = self.obj(bname, key)?;
+        let (bucket, doc) = self.addressed(input)?;
         let vid = s(input, "VersionId");
         let v = pick(doc.as_deref(), key, vid)?;
         if v.delete_marker {
@@ -812,10 +817,8 @@ impl S3 {
     }
 
     pub(crate) fn get_object_tagging(&self, input: &Value) -> Result<Value, AwsError> {
-        let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
-        let bucket = self.bucket(bname)?;
-        let doc = self.obj(bname, key)?;
+        let (bucket, doc) = self.addressed(input)?;
         let v = pick(doc.as_deref(), key, s(input, "VersionId"))?;
         let mut out = json!({"TagSet": crate::util::tags_value(&v.tags)});
         version_header(&bucket, v, &mut out);
