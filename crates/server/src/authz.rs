@@ -53,13 +53,13 @@ pub struct DecisionRecord {
 
 /// Recent decisions: a bounded in-memory ring, and (when the server has a
 /// data directory) an append-only JSON-lines file, `<data-dir>/decisions.jsonl`
-/// (0600), which `ironsage iam explain` reads. The request path only formats
-/// one line into a pending buffer; a background thread writes the batch every
-/// [`FLUSH_EVERY`] — no per-request wake-up or system call.
+/// (0600), which `ironsage iam explain` reads. The request path only
+/// queues the record; a background thread formats and writes the batch every
+/// [`FLUSH_EVERY`] — no per-request wake-up, formatting or system call.
 #[derive(Debug, Default)]
 pub struct DecisionLog {
-    recent: Mutex<VecDeque<DecisionRecord>>,
-    pending: Option<Arc<Mutex<Vec<String>>>>,
+    recent: Mutex<VecDeque<Arc<DecisionRecord>>>,
+    pending: Option<Arc<Mutex<Vec<Arc<DecisionRecord>>>>>,
 }
 
 const LOG_CAPACITY: usize = 1000;
@@ -88,7 +88,7 @@ impl DecisionLog {
     /// A log that also appends to `<data_dir>/decisions.jsonl`.
     pub fn with_file(data_dir: &std::path::Path) -> Self {
         let path = decision_file(data_dir);
-        let pending: Arc<Mutex<Vec<String>>> = Arc::default();
+        let pending: Arc<Mutex<Vec<Arc<DecisionRecord>>>> = Arc::default();
         let queue = Arc::clone(&pending);
         let spawned = std::thread::Builder::new()
             .name("decision-log".into())
@@ -106,7 +106,10 @@ impl DecisionLog {
                     if batch.is_empty() {
                         continue;
                     }
-                    for line in &batch {
+                    for rec in &batch {
+                        let Ok(line) = serde_json::to_string(&**rec) else {
+                            continue;
+                        };
                         let _ = writeln!(out, "{line}");
                         size += line.len() as u64 + 1;
                     }
@@ -128,13 +131,14 @@ impl DecisionLog {
     }
 
     fn push(&self, rec: DecisionRecord) {
+        let rec = Arc::new(rec);
         if let Some(pending) = &self.pending {
-            if let (Ok(line), Ok(mut q)) = (serde_json::to_string(&rec), pending.lock()) {
+            if let Ok(mut q) = pending.lock() {
                 // Bounded: if the writer falls behind, the oldest lines go.
                 if q.len() >= 100_000 {
                     q.remove(0);
                 }
-                q.push(line);
+                q.push(Arc::clone(&rec));
             }
         }
         if let Ok(mut q) = self.recent.lock() {
@@ -149,7 +153,14 @@ impl DecisionLog {
     pub fn recent(&self, n: usize) -> Vec<DecisionRecord> {
         self.recent
             .lock()
-            .map(|q| q.iter().rev().take(n).rev().cloned().collect())
+            .map(|q| {
+                q.iter()
+                    .rev()
+                    .take(n)
+                    .rev()
+                    .map(|r| (**r).clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -558,7 +558,45 @@ pub struct Prepared {
     pub service: Arc<dyn ironsage_services::Service>,
 }
 
-/// Stage 3 and 4: operation, input, authorization.
+/// A request's operation as its head alone decides it (REST protocols route
+/// on method, path, query and headers; never on the body), resolved once
+/// and handed to [`prepare`].
+pub struct Routed {
+    /// The path the wire layer routes on ([`wire_path`]).
+    pub path: String,
+    /// The operation, when the head decides it.
+    pub op: Option<&'static ironsage_model::Operation>,
+}
+
+impl Routed {
+    /// Resolves the operation of a REST request from its head; other
+    /// protocols carry the operation in the body and leave `op` empty.
+    pub fn from_head(parts: &http::request::Parts, info: &ServiceInfo) -> Routed {
+        let path = wire_path(parts, info);
+        let op = ironsage_model::model(info.name)
+            .filter(|m| {
+                matches!(
+                    m.info.protocol,
+                    ironsage_model::Protocol::RestXml | ironsage_model::Protocol::RestJson
+                )
+            })
+            .and_then(|model| {
+                let probe = wire::Request {
+                    method: parts.method.as_str(),
+                    path: &path,
+                    query: parts.uri.query().unwrap_or(""),
+                    headers: &parts.headers,
+                    body: &[],
+                };
+                wire::resolve_operation(model, &probe).ok()
+            });
+        Routed { path, op }
+    }
+}
+
+/// Stage 3 and 4: operation, input, authorization. `routed` is the head's
+/// routing when the caller resolved it already.
+#[allow(clippy::too_many_arguments)] // the request's parts, each used once
 pub fn prepare(
     app: &App,
     parts: &http::request::Parts,
@@ -567,6 +605,7 @@ pub fn prepare(
     body: &[u8],
     peer: SocketAddr,
     request_id: &str,
+    routed: Option<&Routed>,
 ) -> Result<Prepared, wire::Response> {
     let info = head.info;
     let fail = |err: AwsError| wire::serialize_error(info, &err, request_id, head.is_head);
@@ -577,15 +616,25 @@ pub fn prepare(
             500,
         )));
     };
-    let path = wire_path(parts, info);
+    let own_path;
+    let path = match routed {
+        Some(r) => r.path.as_str(),
+        None => {
+            own_path = wire_path(parts, info);
+            own_path.as_str()
+        }
+    };
     let wreq = wire::Request {
         method: parts.method.as_str(),
-        path: &path,
+        path,
         query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
         body,
     };
-    let op = wire::resolve_operation(model, &wreq).map_err(fail)?;
+    let op = match routed.and_then(|r| r.op) {
+        Some(op) => op,
+        None => wire::resolve_operation(model, &wreq).map_err(fail)?,
+    };
     let input = wire::parse_input(model, op, &wreq).map_err(fail)?;
     let Some(service) = app.services.get(info.name).cloned() else {
         return Err(fail(AwsError::not_implemented(info.service_id, &op.name)));
@@ -641,7 +690,7 @@ fn process(
         Err(r) => return r,
     };
     let caller: &Caller = &key.caller;
-    let p = match prepare(app, parts, &head, caller, body, peer, request_id) {
+    let p = match prepare(app, parts, &head, caller, body, peer, request_id, None) {
         Ok(p) => p,
         Err(r) => return r,
     };

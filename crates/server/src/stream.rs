@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::gateway::{
-    authenticate, prepare, to_http, with_body, Body, Classified, HttpResponse, MAX_BODY,
+    authenticate, prepare, to_http, with_body, Body, Classified, HttpResponse, Routed, MAX_BODY,
 };
 
 /// Chunks in flight between the socket and the handler (bounded memory:
@@ -326,19 +326,11 @@ fn has_streaming_input(
 
 /// Whether the request's operation has a streaming input payload (resolved
 /// from the head alone: the body decides nothing about routing).
-fn streams_input(parts: &http::request::Parts, head: &Classified) -> bool {
+fn streams_input(head: &Classified, routed: &Routed) -> bool {
     let Some(model) = ironsage_model::model(head.info.name) else {
         return false;
     };
-    let path = crate::gateway::wire_path(parts, head.info);
-    let probe = wire::Request {
-        method: parts.method.as_str(),
-        path: &path,
-        query: parts.uri.query().unwrap_or(""),
-        headers: &parts.headers,
-        body: &[],
-    };
-    wire::resolve_operation(model, &probe).is_ok_and(|op| has_streaming_input(op, model))
+    routed.op.is_some_and(|op| has_streaming_input(op, model))
 }
 
 /// A request's streaming payload as the handler gets it.
@@ -517,7 +509,8 @@ pub async fn handle_streaming(
         Ok(k) => k,
         Err(r) => return to_http(r),
     };
-    let streams_input = streams_input(&parts, &head);
+    let routed = Routed::from_head(&parts, head.info);
+    let streams_input = streams_input(&head, &routed);
     let mode = head.auth.payload.clone();
     let chunked = matches!(
         mode,
@@ -555,6 +548,7 @@ pub async fn handle_streaming(
             &[],
             peer,
             &request_id,
+            Some(&routed),
         ) {
             Ok(p) => p,
             Err(r) => return to_http(r),
@@ -657,6 +651,7 @@ pub async fn handle_streaming(
         &buf,
         peer,
         &request_id,
+        Some(&routed),
     ) {
         Ok(p) => p,
         Err(r) => return to_http(r),
@@ -683,7 +678,8 @@ pub async fn handle_buffered_streaming(
         Ok(k) => k,
         Err(r) => return to_http(r),
     };
-    let streaming = streams_input(&parts, &head);
+    let routed = Routed::from_head(&parts, head.info);
+    let streaming = streams_input(&head, &routed);
     let parse_body: &[u8] = if streaming { &[] } else { &body };
     let prepared = match prepare(
         &app,
@@ -693,6 +689,7 @@ pub async fn handle_buffered_streaming(
         parse_body,
         peer,
         &request_id,
+        Some(&routed),
     ) {
         Ok(p) => p,
         Err(r) => return to_http(r),

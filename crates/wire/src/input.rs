@@ -590,18 +590,25 @@ fn xml_map(
 
 // ---------------------------------------------------------------- rest
 
-fn header_str(req: &Request, name: &str) -> Option<String> {
-    let vals: Vec<String> = req
-        .headers
-        .get_all(name)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    if vals.is_empty() {
-        None
-    } else {
-        Some(vals.join(","))
+/// The value of header `name` in `sent` (the request's headers, names in
+/// lower case as `http` keeps them), repeated values joined with commas.
+/// A REST input has dozens of header members and a request sends a
+/// handful: scanning the sent ones costs less than a map lookup per member.
+fn header_str(sent: &[(&str, &[u8])], name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for (n, v) in sent {
+        if n.len() == name.len() && n.eq_ignore_ascii_case(name) {
+            let v = String::from_utf8_lossy(v);
+            match out.as_mut() {
+                Some(o) => {
+                    o.push(',');
+                    o.push_str(&v);
+                }
+                None => out = Some(v.into_owned()),
+            }
+        }
     }
+    out
 }
 
 fn parse_rest(
@@ -619,12 +626,17 @@ fn parse_rest(
         .filter(|m| m.location == Some(Location::Querystring))
         .filter_map(|m| m.location_name.as_deref())
         .collect();
+    let sent: Vec<(&str, &[u8])> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
     for (name, member) in &shape.members {
         let wire = member.location_name.as_deref().unwrap_or(name);
         // Most members of a REST input are headers the request does not
-        // send: those cost one header lookup, nothing more.
+        // send: those cost one scan of the sent headers, nothing more.
         let raw_header = match member.location {
-            Some(Location::Header) => match header_str(req, wire) {
+            Some(Location::Header) => match header_str(&sent, wire) {
                 Some(raw) => Some(raw),
                 None => continue,
             },

@@ -324,10 +324,10 @@ fn required_binding_score(
         return (0, true);
     };
     let mut bonus = 0;
-    for (name, member) in &shape.members {
-        if !shape.is_required(name) {
+    for name in &shape.required {
+        let Some(member) = shape.members.get(name) else {
             continue;
-        }
+        };
         let wire = member.location_name.as_deref().unwrap_or(name);
         let present = match member.location {
             Some(Location::Header) => req.headers.contains_key(wire),

@@ -51,7 +51,6 @@ enum Asked {
 }
 
 fn asked(b: &Bucket, input: &Value) -> Asked {
-    let owner = canonical_id(&b.owner);
     let grants: Vec<(&str, &str)> = GRANT_HEADERS
         .iter()
         .filter_map(|h| s(input, h).map(|v| (*h, v)))
@@ -68,6 +67,7 @@ fn asked(b: &Bucket, input: &Value) -> Asked {
     {
         return Asked::Public;
     }
+    let owner = canonical_id(&b.owner);
     let canned_ok = acl.is_none_or(|a| OWNER_ONLY.contains(&a));
     // `x-amz-grant-full-control: id="<owner>"` is the owner-only ACL spelt out.
     let grants_ok = grants.iter().all(|(h, v)| {

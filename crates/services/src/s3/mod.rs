@@ -81,11 +81,18 @@ pub struct S3 {
     /// it commits, so an entry read before it is never served after it.
     buckets: RwLock<HashMap<String, (u64, Arc<Bucket>)>>,
     bucket_gen: AtomicU64,
+    /// Bucket documents parsed inside write transactions, keyed by bucket
+    /// and tagged with the store's shared row they were parsed from: a
+    /// transaction that gets the same row (pointer-equal) reuses the parse.
+    tx_buckets: Mutex<HashMap<String, ParsedBucket>>,
     /// Object rows by (bucket, key) as last committed; see [`ObjCache`].
     objs: Mutex<ObjCache>,
     /// Tickets taken by writes inside their transaction, so in commit order.
     write_ticket: AtomicU64,
 }
+
+/// A bucket row as the store shared it, and its parse.
+type ParsedBucket = (Arc<ironsage_store::Row>, Arc<Bucket>);
 
 /// Object rows as committed, `None` for an absent key.
 ///
@@ -440,6 +447,7 @@ impl S3 {
             kms,
             buckets: RwLock::new(HashMap::new()),
             bucket_gen: AtomicU64::new(0),
+            tx_buckets: Mutex::new(HashMap::new()),
             objs: Mutex::new(ObjCache::default()),
             write_ticket: AtomicU64::new(0),
         })
@@ -521,6 +529,30 @@ impl S3 {
 
     pub(crate) fn bucket(&self, name: &str) -> Result<Arc<Bucket>, AwsError> {
         self.bucket_opt(name)?.ok_or_else(|| no_such_bucket(name))
+    }
+
+    /// The bucket `name` as transaction `tx` sees it. Rows the store hands
+    /// out shared are immutable, so a parse of the same row is reused.
+    pub(crate) fn tx_bucket(&self, tx: &Tx<'_>, name: &str) -> Result<Arc<Bucket>, AwsError> {
+        let row = tx
+            .get_shared(BUCKET, GLOBAL, name)
+            .map_err(internal_store)?
+            .ok_or_else(|| no_such_bucket(name))?;
+        if let Ok(c) = self.tx_buckets.lock() {
+            if let Some((r, b)) = c.get(name) {
+                if Arc::ptr_eq(r, &row) {
+                    return Ok(Arc::clone(b));
+                }
+            }
+        }
+        let b = Arc::new(Bucket::deserialize(&row.doc).map_err(corrupt)?);
+        if let Ok(mut c) = self.tx_buckets.lock() {
+            if c.len() >= BUCKET_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(name.to_string(), (row, Arc::clone(&b)));
+        }
+        Ok(b)
     }
 
     /// A bucket's row (committed state), from the cache when no bucket

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::body::Expect;
@@ -310,13 +309,9 @@ impl S3 {
         bname: &str,
         key: &str,
         version: Version,
-    ) -> Result<(Bucket, Version, Vec<String>), AwsError> {
+    ) -> Result<(std::sync::Arc<Bucket>, Version, Vec<String>), AwsError> {
         self.write_object(bname, key, |tx| {
-            let row = tx
-                .get_shared(super::BUCKET, super::GLOBAL, bname)
-                .map_err(internal_store)?
-                .ok_or_else(|| super::no_such_bucket(bname))?;
-            let bucket = Bucket::deserialize(&row.doc).map_err(super::corrupt)?;
+            let bucket = self.tx_bucket(tx, bname)?;
             let mut doc: ObjDoc = match tx.get(OBJ, bname, key).map_err(internal_store)? {
                 Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
                 None => ObjDoc::default(),
