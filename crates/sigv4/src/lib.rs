@@ -251,28 +251,41 @@ pub fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str)
 /// chained HMACs run once per (secret, scope) rather than per request.
 const KEY_CACHE_MAX: usize = 64;
 
-type KeyCache = std::collections::HashMap<(String, String), SigningKey>;
+/// Cached keys, most recently derived last: (secret, date, region, service,
+/// key). A lookup compares in place, allocating nothing.
+type KeyCache = Vec<(String, String, String, String, SigningKey)>;
 
 thread_local! {
     static KEY_CACHE: std::cell::RefCell<KeyCache> =
-        std::cell::RefCell::new(KeyCache::new());
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`derive_signing_key`], from this thread's cache when it derived the same
 /// key recently.
 pub fn cached_signing_key(secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let k = (secret.to_string(), scope);
-    if let Some(hit) = KEY_CACHE.with(|c| c.borrow().get(&k).cloned()) {
+    let hit = KEY_CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .rev()
+            .find(|(s, d, r, v, _)| d == date && r == region && v == service && s == secret)
+            .map(|e| e.4.clone())
+    });
+    if let Some(hit) = hit {
         return hit;
     }
     let key = derive_signing_key(secret, date, region, service);
     KEY_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= KEY_CACHE_MAX {
-            c.clear();
+            c.remove(0);
         }
-        c.insert(k, key.clone());
+        c.push((
+            secret.to_string(),
+            date.to_string(),
+            region.to_string(),
+            service.to_string(),
+            key.clone(),
+        ));
     });
     key
 }
@@ -314,16 +327,16 @@ pub fn verify(
         &auth.credential.region,
         &auth.credential.service,
     );
-    let scope = auth.credential.scope();
+    let scope = key.scope();
     let creq = canonical::canonical_request_with(req, auth, payload_hash_hex, enc, false)?;
-    let sts = string_to_sign(&auth.amz_date, &scope, &creq);
+    let sts = string_to_sign(&auth.amz_date, scope, &creq);
     if key.verify_signature(sts.as_bytes(), &auth.signature) {
         return Ok(key);
     }
     if auth.location == AuthLocation::Query && auth.security_token.is_some() {
         // Some signers append X-Amz-Security-Token after computing the presigned signature.
         let creq2 = canonical::canonical_request_with(req, auth, payload_hash_hex, enc, true)?;
-        let sts2 = string_to_sign(&auth.amz_date, &scope, &creq2);
+        let sts2 = string_to_sign(&auth.amz_date, scope, &creq2);
         if key.verify_signature(sts2.as_bytes(), &auth.signature) {
             return Ok(key);
         }
@@ -336,7 +349,7 @@ pub fn verify(
 
 fn check_time(auth: &ParsedAuth, now: time::OffsetDateTime) -> Result<(), SigError> {
     let skew = time::Duration::seconds(error::SKEW_SECS);
-    let server_time = format_amz_date(now);
+    let server_time = || format_amz_date(now);
     // `None` means the bound is outside the representable range, i.e. nothing can cross it.
     let too_old =
         |bound: Option<time::OffsetDateTime>| bound.is_some_and(|b| auth.request_time < b);
@@ -346,7 +359,7 @@ fn check_time(auth: &ParsedAuth, now: time::OffsetDateTime) -> Result<(), SigErr
             if too_old(now.checked_sub(skew)) || too_new {
                 return Err(SigError::RequestTimeTooSkewed {
                     amz_date: auth.amz_date.clone(),
-                    server_time,
+                    server_time: server_time(),
                     expired: auth.request_time < now,
                 });
             }
@@ -355,7 +368,7 @@ fn check_time(auth: &ParsedAuth, now: time::OffsetDateTime) -> Result<(), SigErr
             if too_new {
                 return Err(SigError::PresignedNotYetValid {
                     amz_date: auth.amz_date.clone(),
-                    server_time,
+                    server_time: server_time(),
                 });
             }
             let window = match auth.expires_secs {
@@ -369,7 +382,7 @@ fn check_time(auth: &ParsedAuth, now: time::OffsetDateTime) -> Result<(), SigErr
                 if now > expiry {
                     return Err(SigError::PresignedExpired {
                         expiry: format_amz_date(expiry),
-                        server_time,
+                        server_time: server_time(),
                     });
                 }
             }

@@ -463,13 +463,17 @@ fn rest_out(
     let empty = Map::new();
     let obj = output.as_object().unwrap_or(&empty);
     if let Some(shape) = shape {
-        for (name, member) in &shape.members {
-            let (Some(v), Some(target)) = (obj.get(name), out.shape(&member.shape)) else {
+        // The output holds a few of the shape's many members: walk those.
+        for (name, v) in obj {
+            let Some(member) = shape.members.get(name) else {
                 continue;
             };
             if v.is_null() {
                 continue;
             }
+            let Some(target) = out.shape(&member.shape) else {
+                continue;
+            };
             let wire = member.location_name.as_deref().unwrap_or(name);
             match member.location {
                 Some(Location::StatusCode) => {

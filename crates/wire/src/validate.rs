@@ -65,7 +65,7 @@ fn fmt_num(f: f64) -> String {
 /// Validates `value` against `shape`; returns the protocol's validation error.
 pub(crate) fn validate(cx: &Cx<'_>, shape: &Shape, value: &Value) -> Result<(), AwsError> {
     let mut out = Vec::new();
-    walk(cx, shape, value, "", 0, &mut out)?;
+    walk(cx, shape, value, &Path::Root, 0, &mut out)?;
     let Some(first) = out.first() else {
         return Ok(());
     };
@@ -96,11 +96,35 @@ pub(crate) fn validate(cx: &Cx<'_>, shape: &Shape, value: &Value) -> Result<(), 
     }
 }
 
+/// Where a value sits in the input (`tags.1.member.key`), rendered only
+/// when a violation needs it.
+enum Path<'a> {
+    Root,
+    /// A structure member (rendered lowerCamel).
+    Member(&'a Path<'a>, &'a str),
+    /// A list element (0-based here, 1-based rendered).
+    Item(&'a Path<'a>, usize),
+    /// A map value.
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(Path::Root, name) => f.write_str(&lower_camel(name)),
+            Path::Member(p, name) => write!(f, "{p}.{}", lower_camel(name)),
+            Path::Item(p, i) => write!(f, "{p}.{}.member", i + 1),
+            Path::Key(p, k) => write!(f, "{p}.{k}"),
+        }
+    }
+}
+
 fn walk(
     cx: &Cx<'_>,
     shape: &Shape,
     value: &Value,
-    path: &str,
+    path: &Path<'_>,
     depth: usize,
     out: &mut Vec<Violation>,
 ) -> Result<(), AwsError> {
@@ -128,19 +152,29 @@ fn walk(
             let Some(obj) = value.as_object() else {
                 return Ok(());
             };
-            for (name, member) in &shape.members {
-                let present = obj.get(name).filter(|v| !v.is_null());
-                // Absent optional members (most of a REST input) cost
-                // nothing: no shape lookup, no path.
-                if present.is_none() && !shape.is_required(name) {
-                    continue;
+            // The members to check, in model order (violations are
+            // reported so): the ones the input holds and the required ones
+            // it lacks. Absent optional members (most of a REST input)
+            // cost nothing.
+            let mut todo: Vec<(usize, &str, &ironsage_model::Member, Option<&Value>)> = obj
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .filter_map(|(k, v)| {
+                    let (i, name, m) = shape.members.get_full(k.as_str())?;
+                    Some((i, name.as_str(), m, Some(v)))
+                })
+                .collect();
+            for r in &shape.required {
+                if obj.get(r).is_none_or(Value::is_null) {
+                    if let Some((i, name, m)) = shape.members.get_full(r.as_str()) {
+                        todo.push((i, name.as_str(), m, None));
+                    }
                 }
+            }
+            todo.sort_unstable_by_key(|t| t.0);
+            for (_, name, member, present) in todo {
                 let target = cx.shape(&member.shape)?;
-                let mpath = if path.is_empty() {
-                    lower_camel(name)
-                } else {
-                    format!("{path}.{}", lower_camel(name))
-                };
+                let mpath = Path::Member(path, name);
                 match present {
                     Some(v) => walk(cx, target, v, &mpath, depth + 1, out)?,
                     None => {
@@ -163,14 +197,7 @@ fn walk(
             if let Some(elem) = shape.member.as_deref() {
                 let es = cx.shape(&elem.shape)?;
                 for (i, item) in items.iter().enumerate() {
-                    walk(
-                        cx,
-                        es,
-                        item,
-                        &format!("{path}.{}.member", i + 1),
-                        depth + 1,
-                        out,
-                    )?;
+                    walk(cx, es, item, &Path::Item(path, i), depth + 1, out)?;
                 }
             }
         }
@@ -183,7 +210,7 @@ fn walk(
                 let (ks, vs) = (cx.shape(&k.shape)?, cx.shape(&v.shape)?);
                 for (key, item) in m {
                     walk(cx, ks, &Value::String(key.clone()), path, depth + 1, out)?;
-                    walk(cx, vs, item, &format!("{path}.{key}"), depth + 1, out)?;
+                    walk(cx, vs, item, &Path::Key(path, key), depth + 1, out)?;
                 }
             }
         }
