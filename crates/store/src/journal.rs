@@ -10,8 +10,19 @@
 //! nothing) and removed.
 //!
 //! File: `<db>.pending.<gen>` (16 hex digits), mode 0600. Record:
-//! `u32 len | u32 crc32(payload) | payload` (little-endian); a torn or
-//! corrupt record ends the file (only an unacknowledged write can be torn).
+//! `u32 len | u32 crc32(gen ‖ payload) | payload` (little-endian, `gen` as
+//! 8 bytes); a torn or corrupt record ends the file (only an
+//! unacknowledged write can be torn). Records written before the
+//! generation was part of the checksum (`crc32(payload)`) are read too.
+//!
+//! Applied files are recycled: the newest one the flusher has applied is
+//! kept as `<db>.pending-spare` and becomes the next generation's file,
+//! overwritten from its start. Appending into pages the file already has
+//! costs the kernel far less than growing a new file (no page allocation,
+//! no block reservation). What lies beyond the last record written is an
+//! earlier generation's, and its checksums (over that generation) end the
+//! file there. A spare is never carried over a restart, so generations in
+//! a reused file are always older than its own.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -43,8 +54,12 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Encodes a record (length, checksum, payload) for `ops`. `key` is the
-/// store's composite row key.
+/// The largest applied file kept for reuse (a bigger one is deleted).
+const SPARE_MAX: u64 = 16 << 20;
+
+/// Encodes a record (length, payload; the checksum is [`seal`]ed by the
+/// writer, which knows the generation) for `ops`. `key` is the store's
+/// composite row key.
 pub(crate) fn encode<'a>(ops: impl Iterator<Item = OpRef<'a>>) -> Vec<u8> {
     let mut out = vec![0u8; 8];
     for op in ops {
@@ -79,10 +94,24 @@ pub(crate) fn encode<'a>(ops: impl Iterator<Item = OpRef<'a>>) -> Vec<u8> {
         }
     }
     let len = (out.len() - 8) as u32;
-    let crc = crc32fast::hash(out.get(8..).unwrap_or_default());
     out[..4].copy_from_slice(&len.to_le_bytes());
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// The checksum of a record of generation `gen`.
+fn checksum(gen: u64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&gen.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+/// Sets the checksum of an [`encode`]d record for generation `gen`.
+pub(crate) fn seal(record: &mut [u8], gen: u64) {
+    let crc = checksum(gen, record.get(8..).unwrap_or_default());
+    if let Some(field) = record.get_mut(4..8) {
+        field.copy_from_slice(&crc.to_le_bytes());
+    }
 }
 
 /// A borrowed [`Op`] for encoding.
@@ -163,10 +192,10 @@ fn decode_payload(payload: &[u8]) -> Option<Vec<Op>> {
     Some(ops)
 }
 
-/// Decodes the records of one journal file's bytes, in order, stopping at
-/// the first torn or corrupt one. Returns the records and how many bytes
-/// were not used.
-pub(crate) fn decode(bytes: &[u8]) -> (Vec<Vec<Op>>, usize) {
+/// Decodes the records of one journal file's bytes (generation `gen`), in
+/// order, stopping at the first torn, corrupt or older one. Returns the
+/// records and how many bytes were not used.
+pub(crate) fn decode(bytes: &[u8], gen: u64) -> (Vec<Vec<Op>>, usize) {
     let mut records = Vec::new();
     let mut at = 0usize;
     loop {
@@ -179,7 +208,7 @@ pub(crate) fn decode(bytes: &[u8]) -> (Vec<Vec<Op>>, usize) {
         let Some(payload) = rest.get(8..8 + len) else {
             break;
         };
-        if crc32fast::hash(payload) != crc {
+        if checksum(gen, payload) != crc && crc32fast::hash(payload) != crc {
             break;
         }
         match decode_payload(payload) {
@@ -202,6 +231,23 @@ pub(crate) struct Writer {
     sync_dir: bool,
     /// Bytes appended to the current file.
     pub(crate) len: u64,
+    /// An applied file waits at [`spare_path`] for reuse.
+    spare: bool,
+}
+
+fn spare_path(dir: &Path, base: &str) -> PathBuf {
+    dir.join(format!("{base}.pending-spare"))
+}
+
+/// Makes the spare file generation `gen`'s, positioned at its start.
+fn reuse(dir: &Path, base: &str, gen: u64, sync_dir: bool) -> io::Result<File> {
+    let path = dir.join(file_name(base, gen));
+    fs::rename(spare_path(dir, base), &path)?;
+    let file = OpenOptions::new().write(true).open(&path)?;
+    if sync_dir {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(file)
 }
 
 fn file_name(base: &str, gen: u64) -> String {
@@ -224,6 +270,12 @@ impl Writer {
     /// Starts journal generation `gen` beside the database at `db`.
     pub(crate) fn start(db: &Path, gen: u64, sync_dir: bool) -> io::Result<Writer> {
         let (dir, base) = location(db);
+        // A spare left by an earlier run may hold generations as new as
+        // this run's: never reused.
+        match fs::remove_file(spare_path(&dir, &base)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let file = create(&dir, &base, gen, sync_dir)?;
         Ok(Writer {
             dir,
@@ -232,11 +284,14 @@ impl Writer {
             file,
             sync_dir,
             len: 0,
+            spare: false,
         })
     }
 
-    /// Appends one encoded record with a single write; syncs it when `sync`.
-    pub(crate) fn append(&mut self, record: &[u8], sync: bool) -> io::Result<()> {
+    /// Seals one [`encode`]d record for the current generation and appends
+    /// it with a single write; syncs it when `sync`.
+    pub(crate) fn append(&mut self, record: &mut [u8], sync: bool) -> io::Result<()> {
+        seal(record, self.gen);
         self.file.write_all(record)?;
         if sync {
             self.file.sync_data()?;
@@ -249,18 +304,38 @@ impl Writer {
     /// which may be deleted once its records are in SQLite.
     pub(crate) fn rotate(&mut self) -> io::Result<u64> {
         let old = self.gen;
-        self.file = create(&self.dir, &self.base, old + 1, self.sync_dir)?;
+        let reused = if std::mem::take(&mut self.spare) {
+            reuse(&self.dir, &self.base, old + 1, self.sync_dir).ok()
+        } else {
+            None
+        };
+        self.file = match reused {
+            Some(f) => f,
+            None => create(&self.dir, &self.base, old + 1, self.sync_dir)?,
+        };
         self.gen = old + 1;
         self.len = 0;
         Ok(old)
     }
 
-    /// Deletes journal files of generation `gen` and older.
-    pub(crate) fn remove_upto(&self, gen: u64) -> io::Result<()> {
+    /// Retires journal files of generation `gen` and older (applied to
+    /// SQLite): the newest becomes the spare when there is none, the
+    /// others are deleted.
+    pub(crate) fn remove_upto(&mut self, gen: u64) -> io::Result<()> {
         for (g, path) in list(&self.dir, &self.base)? {
-            if g <= gen {
-                fs::remove_file(path)?;
+            if g > gen {
+                continue;
             }
+            if g == gen
+                && !self.spare
+                && g != self.gen
+                && fs::metadata(&path).is_ok_and(|m| m.len() <= SPARE_MAX)
+                && fs::rename(&path, spare_path(&self.dir, &self.base)).is_ok()
+            {
+                self.spare = true;
+                continue;
+            }
+            fs::remove_file(path)?;
         }
         Ok(())
     }

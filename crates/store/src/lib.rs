@@ -129,7 +129,7 @@ type Change = (u64, Option<Arc<Staged>>);
 /// records and of trailing bytes ignored (a torn or corrupt tail). For
 /// inspection and fuzzing; never panics.
 pub fn journal_records(bytes: &[u8]) -> (usize, usize) {
-    let (records, left) = journal::decode(bytes);
+    let (records, left) = journal::decode(bytes, 0);
     (records.len(), left)
 }
 
@@ -327,11 +327,11 @@ fn replay(conn: &mut Connection, db: &Path) -> Result<u64, StoreError> {
     };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut records = 0usize;
-    for (_, path) in &files {
+    for (gen, path) in &files {
         let bytes = std::fs::read(path)?;
-        let (recs, torn) = journal::decode(&bytes);
+        let (recs, torn) = journal::decode(&bytes, *gen);
         if torn > 0 {
-            tracing::warn!(file = %path.display(), bytes = torn, "store: ignoring a torn journal tail (an unacknowledged write)");
+            tracing::warn!(file = %path.display(), bytes = torn, "store: ignoring journal bytes after the last whole record (an unacknowledged write, or an earlier generation's in a reused file)");
         }
         records += recs.len();
         for ops in &recs {
@@ -358,7 +358,7 @@ impl Shared {
         if buf.rows.is_empty() && buf.seqs.is_empty() {
             return Ok(());
         }
-        let record = journal::encode(
+        let mut record = journal::encode(
             buf.rows.iter().map(|(k, r)| row_op(k, r)).chain(
                 buf.seqs
                     .iter()
@@ -369,7 +369,7 @@ impl Shared {
         p.journal
             .as_mut()
             .ok_or(StoreError::ReadOnly)?
-            .append(&record, self.durability == Durability::Full)?;
+            .append(&mut record, self.durability == Durability::Full)?;
         // The flusher sleeps while nothing is pending: this wakes it.
         let first = p.rows.is_empty() && p.seqs.is_empty();
         p.ver += 1;
@@ -440,7 +440,7 @@ impl Shared {
                 p.seqs.remove(&n);
             }
         }
-        if let Some(j) = p.journal.as_ref() {
+        if let Some(j) = p.journal.as_mut() {
             j.remove_upto(old_gen)?;
         }
         Ok(true)

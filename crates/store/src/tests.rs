@@ -396,6 +396,16 @@ mod journal_records {
     use crate::journal::*;
 
     fn sample() -> Vec<u8> {
+        sealed(7)
+    }
+
+    fn sealed(gen: u64) -> Vec<u8> {
+        let mut r = unsealed();
+        seal(&mut r, gen);
+        r
+    }
+
+    fn unsealed() -> Vec<u8> {
         encode(
             [
                 OpRef::Put {
@@ -420,7 +430,7 @@ mod journal_records {
     fn records_round_trip() {
         let mut bytes = sample();
         bytes.extend(sample());
-        let (records, left) = decode(&bytes);
+        let (records, left) = decode(&bytes, 7);
         assert_eq!(left, 0);
         assert_eq!(records.len(), 2);
         assert_eq!(
@@ -448,16 +458,64 @@ mod journal_records {
         let one = sample();
         let mut bytes = one.clone();
         bytes.extend_from_slice(&one[..one.len() - 3]);
-        let (records, left) = decode(&bytes);
+        let (records, left) = decode(&bytes, 7);
         assert_eq!((records.len(), left), (1, one.len() - 3));
         let mut bad = one.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert_eq!(decode(&bad).0.len(), 0);
+        assert_eq!(decode(&bad, 7).0.len(), 0);
         // Every prefix decodes without panicking.
         for n in 0..one.len() {
-            let _ = decode(&one[..n]);
+            let _ = decode(&one[..n], 7);
         }
+    }
+
+    #[test]
+    fn another_generations_records_end_the_file() {
+        // A reused file: this generation's record, then an older one's.
+        let mut bytes = sealed(9);
+        bytes.extend(sealed(8));
+        let (records, left) = decode(&bytes, 9);
+        assert_eq!((records.len(), left), (1, sealed(8).len()));
+        assert_eq!(decode(&sealed(8), 9).0.len(), 0);
+        // Records sealed before the generation was checksummed still read.
+        let mut legacy = unsealed();
+        let crc = crc32fast::hash(&legacy[8..]);
+        legacy[4..8].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&legacy, 9).0.len(), 1);
+    }
+
+    #[test]
+    fn applied_files_are_reused_and_their_old_records_never_replay() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("state.db");
+        let mut w = Writer::start(&db, 0, false).unwrap();
+        for _ in 0..50 {
+            w.append(&mut unsealed(), false).unwrap();
+        }
+        assert_eq!(w.rotate().unwrap(), 0);
+        w.remove_upto(0).unwrap();
+        let spare = d.path().join("state.db.pending-spare");
+        assert!(spare.exists(), "the applied file is kept for reuse");
+        assert_eq!(list(d.path(), "state.db").unwrap().len(), 1);
+        w.append(&mut unsealed(), false).unwrap();
+        assert_eq!(w.rotate().unwrap(), 1);
+        assert!(!spare.exists(), "generation 2 reuses it");
+        w.append(&mut unsealed(), false).unwrap();
+        let files = list(d.path(), "state.db").unwrap();
+        let (g, newest) = files.last().unwrap();
+        assert_eq!(*g, 2);
+        let bytes = std::fs::read(newest).unwrap();
+        assert!(bytes.len() >= 50 * unsealed().len(), "overwritten in place");
+        let (records, left) = decode(&bytes, 2);
+        assert_eq!(records.len(), 1, "generation 0's records are not replayed");
+        assert_eq!(left, bytes.len() - unsealed().len());
+        // A restart never reuses a spare an earlier run left.
+        w.remove_upto(1).unwrap();
+        assert!(spare.exists());
+        drop(w);
+        let _w = Writer::start(&db, 3, false).unwrap();
+        assert!(!spare.exists());
     }
 }
 

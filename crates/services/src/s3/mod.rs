@@ -111,7 +111,9 @@ struct ObjCache {
     epoch: u64,
     /// Approximate bytes held.
     bytes: usize,
-    rows: HashMap<ObjKey, (Option<Arc<ObjDoc>>, usize)>,
+    /// Keys are the clients' (object names): hashed with a per-process
+    /// random seed, so no chosen set of names degrades the table.
+    rows: HashMap<ObjKey, (Option<Arc<ObjDoc>>, usize), foldhash::fast::RandomState>,
 }
 
 /// (bucket, key).
