@@ -39,10 +39,60 @@ pub enum CryptoError {
 /// Fills `dest` from the system CSPRNG. A failing CSPRNG leaves no safe way
 /// to continue (keys and nonces would repeat), so the process aborts.
 fn fill(dest: &mut [u8]) {
+    if dest.len() > POOL_TAKE_MAX {
+        fill_direct(dest);
+        return;
+    }
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        pool.take(dest);
+    });
+}
+
+fn fill_direct(dest: &mut [u8]) {
     if aws_lc_rs::rand::fill(dest).is_err() {
         eprintln!("ironsage: the system random number generator failed; aborting");
         std::process::abort();
     }
+}
+
+/// Small draws (keys, nonces, ids: a request makes several) come from a
+/// per-thread block of CSPRNG output, refilled by one generator call per
+/// [`POOL_BYTES`]: one call costs about as much as a small draw, so this
+/// divides the generator's cost by the draws a block serves. Bytes handed
+/// out are wiped from the block at once; the process never forks.
+const POOL_BYTES: usize = 4096;
+const POOL_TAKE_MAX: usize = 64;
+
+struct Pool {
+    buf: Zeroizing<Vec<u8>>,
+    /// Bytes before this offset were handed out (and wiped).
+    at: usize,
+}
+
+impl Pool {
+    fn take(&mut self, dest: &mut [u8]) {
+        if self.buf.len() != POOL_BYTES || self.at + dest.len() > POOL_BYTES {
+            self.buf.resize(POOL_BYTES, 0);
+            fill_direct(&mut self.buf);
+            self.at = 0;
+        }
+        let end = self.at + dest.len();
+        if let Some(src) = self.buf.get_mut(self.at..end) {
+            dest.copy_from_slice(src);
+            zeroize::Zeroize::zeroize(src);
+        } else {
+            fill_direct(dest);
+        }
+        self.at = end;
+    }
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<Pool> = std::cell::RefCell::new(Pool {
+        buf: Zeroizing::new(Vec::new()),
+        at: 0,
+    });
 }
 
 /// `N` random bytes from the system CSPRNG.
@@ -182,6 +232,20 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pooled_draws_never_repeat_across_refills() {
+        let mut seen = std::collections::HashSet::new();
+        // Several blocks' worth, in sizes that do not divide the block.
+        for i in 0..1000 {
+            let a: [u8; 24] = super::random_bytes();
+            assert!(seen.insert(a.to_vec()), "draw {i} repeated");
+            let b: [u8; 12] = super::random_bytes();
+            assert!(seen.insert(b.to_vec()));
+        }
+        let big = super::random_vec(1000);
+        assert!(big.iter().any(|&x| x != 0));
+    }
+
     use super::*;
 
     #[test]
