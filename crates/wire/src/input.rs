@@ -119,31 +119,38 @@ pub(crate) fn wire_name<'a>(
     loc.unwrap_or(name).into()
 }
 
-/// Converts a scalar from its string wire form.
-fn scalar_from_str(cx: &Cx<'_>, shape: &Shape, raw: &str, path: &str) -> Result<Value, AwsError> {
+/// Converts a scalar from its string wire form. `path` names the member in
+/// an error (built only then).
+fn scalar_from_str(
+    cx: &Cx<'_>,
+    shape: &Shape,
+    raw: &str,
+    path: &dyn Fn() -> String,
+) -> Result<Value, AwsError> {
     Ok(match shape.shape_type {
         ShapeType::Integer | ShapeType::Long => {
             let n: i64 = raw
                 .trim()
                 .parse()
-                .map_err(|_| cx.type_error(path, raw, "an integer"))?;
+                .map_err(|_| cx.type_error(&path(), raw, "an integer"))?;
             Value::from(n)
         }
         ShapeType::Float | ShapeType::Double => {
             let f: f64 = raw
                 .trim()
                 .parse()
-                .map_err(|_| cx.type_error(path, raw, "a number"))?;
+                .map_err(|_| cx.type_error(&path(), raw, "a number"))?;
             serde_json::Number::from_f64(f)
                 .map_or_else(|| Value::String(raw.to_owned()), Value::Number)
         }
         ShapeType::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            _ => return Err(cx.type_error(path, raw, "a boolean")),
+            _ => return Err(cx.type_error(&path(), raw, "a boolean")),
         },
         ShapeType::Timestamp => {
-            let t = parse_timestamp(raw).ok_or_else(|| cx.type_error(path, raw, "a timestamp"))?;
+            let t =
+                parse_timestamp(raw).ok_or_else(|| cx.type_error(&path(), raw, "a timestamp"))?;
             Value::String(format_iso8601(t))
         }
         _ => Value::String(raw.to_owned()),
@@ -336,7 +343,7 @@ fn q_value(
                 let Some(kv) = params.get(&format!("{base}.{i}.{kname}")) else {
                     continue;
                 };
-                let kval = scalar_from_str(cx, kshape, kv, path)?;
+                let kval = scalar_from_str(cx, kshape, kv, &|| path.to_string())?;
                 let kstr = kval
                     .as_str()
                     .map_or_else(|| kval.to_string(), str::to_owned);
@@ -356,7 +363,7 @@ fn q_value(
             Ok(Some(Value::Object(out)))
         }
         _ => match params.get(key) {
-            Some(raw) => scalar_from_str(cx, shape, raw, path).map(Some),
+            Some(raw) => scalar_from_str(cx, shape, raw, &|| path.to_string()).map(Some),
             None => Ok(None),
         },
     }
@@ -492,7 +499,10 @@ fn xml_value(
                 let wire = wire_name(Protocol::RestXml, name, member, target);
                 if member.xml_attribute {
                     if let Some(a) = el.attr(&wire) {
-                        out.insert(name.clone(), scalar_from_str(cx, target, a, &mpath)?);
+                        out.insert(
+                            name.clone(),
+                            scalar_from_str(cx, target, a, &|| mpath.clone())?,
+                        );
                     }
                     continue;
                 }
@@ -556,7 +566,7 @@ fn xml_value(
         }
         ShapeType::Blob => Value::String(el.text.trim().to_owned()),
         ShapeType::String => Value::String(el.text.clone()),
-        _ => scalar_from_str(cx, shape, el.text.trim(), path)?,
+        _ => scalar_from_str(cx, shape, el.text.trim(), &|| path.to_string())?,
     }))
 }
 
@@ -644,11 +654,10 @@ fn parse_rest(
         };
         let target = cx.shape(&member.shape)?;
         // The member's path is only for error messages: built on demand.
-        let path_cell = std::cell::OnceCell::new();
-        let path = || path_cell.get_or_init(|| lower_camel(name)).as_str();
+        let path = || lower_camel(name);
         let value = match member.location {
             Some(Location::Uri) => match labels.iter().find(|(k, _)| k == wire) {
-                Some((_, v)) => Some(scalar_from_str(cx, target, v, path())?),
+                Some((_, v)) => Some(scalar_from_str(cx, target, v, &path)?),
                 None => None,
             },
             Some(Location::Querystring) => match target.shape_type {
@@ -691,7 +700,7 @@ fn parse_rest(
                     let mut items = Vec::new();
                     for (_, v) in query.iter().filter(|(k, _)| k == wire) {
                         match es {
-                            Some(es) => items.push(scalar_from_str(cx, es, v, path())?),
+                            Some(es) => items.push(scalar_from_str(cx, es, v, &path)?),
                             None => items.push(Value::String(v.clone())),
                         }
                     }
@@ -702,13 +711,13 @@ fn parse_rest(
                     }
                 }
                 _ => match query.iter().find(|(k, _)| k == wire) {
-                    Some((_, v)) => Some(scalar_from_str(cx, target, v, path())?),
+                    Some((_, v)) => Some(scalar_from_str(cx, target, v, &path)?),
                     None => None,
                 },
             },
             Some(Location::Header) => match raw_header {
                 None => None,
-                Some(raw) => Some(header_value(cx, member, target, &raw, path())?),
+                Some(raw) => Some(header_value(cx, member, target, &raw, &path)?),
             },
             Some(Location::Headers) => {
                 let prefix = wire.to_ascii_lowercase();
@@ -797,14 +806,14 @@ fn header_value(
     member: &Member,
     target: &Shape,
     raw: &str,
-    path: &str,
+    path: &dyn Fn() -> String,
 ) -> Result<Value, AwsError> {
     if member.jsonvalue {
         let decoded = B64
             .decode(raw.trim())
-            .map_err(|_| cx.type_error(path, raw, "base64-encoded JSON"))?;
+            .map_err(|_| cx.type_error(&path(), raw, "base64-encoded JSON"))?;
         return serde_json::from_slice(&decoded)
-            .map_err(|_| cx.type_error(path, raw, "base64-encoded JSON"));
+            .map_err(|_| cx.type_error(&path(), raw, "base64-encoded JSON"));
     }
     if target.shape_type == ShapeType::List {
         let es = target

@@ -77,6 +77,10 @@ struct Template<'a> {
     segments: Vec<Seg<'a>>,
     /// Literal query requirements: (key, optional value).
     query: Vec<(&'a str, Option<&'a str>)>,
+    /// The operation's required header and query members (wire names),
+    /// which tell apart operations sharing a template; filled by
+    /// [`build_index`].
+    required: Vec<(Location, &'a str)>,
 }
 
 enum Seg<'a> {
@@ -108,7 +112,51 @@ fn compile(uri: &str) -> Template<'_> {
             None => (q, None),
         })
         .collect();
-    Template { segments, query }
+    Template {
+        segments,
+        query,
+        required: Vec::new(),
+    }
+}
+
+/// The required header and query members of `op`'s input, by wire name.
+fn required_bindings<'m>(model: &'m ServiceModel, op: &Operation) -> Vec<(Location, &'m str)> {
+    let Some(shape) = op.input.as_deref().and_then(|n| model.shape(n)) else {
+        return Vec::new();
+    };
+    shape
+        .required
+        .iter()
+        .filter_map(|name| {
+            let member = shape.members.get(name)?;
+            let wire = member.location_name.as_deref().unwrap_or(name);
+            match member.location {
+                Some(l @ (Location::Header | Location::Querystring)) => Some((l, wire)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// How well a request binds an operation's required header and query
+/// members: (bonus, whether all are present).
+fn bound_score(
+    required: &[(Location, &str)],
+    req: &Request,
+    query: &[(String, String)],
+) -> (usize, bool) {
+    let mut bonus = 0;
+    for (loc, wire) in required {
+        let present = match loc {
+            Location::Header => req.headers.contains_key(*wire),
+            _ => query.iter().any(|(k, _)| k == wire),
+        };
+        if !present {
+            return (0, false);
+        }
+        bonus += 50;
+    }
+    (bonus, true)
 }
 
 /// Score of a template matching the request path + query, or None.
@@ -186,7 +234,8 @@ fn build_index(model: &'static ServiceModel) -> RestIndex {
     let mut by_method: Vec<(String, Vec<(usize, Template<'static>)>)> = Vec::new();
     for (i, op) in model.operations.values().enumerate() {
         let method = op.http.method.to_ascii_uppercase();
-        let t = compile(&op.http.request_uri);
+        let mut t = compile(&op.http.request_uri);
+        t.required = required_bindings(model, op);
         match by_method.iter_mut().find(|(m, _)| *m == method) {
             Some((_, list)) => list.push((i, t)),
             None => by_method.push((method, vec![(i, t)])),
@@ -233,7 +282,7 @@ fn resolve_rest<'m>(model: &'m ServiceModel, req: &Request) -> Result<&'m Operat
             let Some((_, op)) = model.operations.get_index(*i) else {
                 continue;
             };
-            let (bonus, complete) = required_binding_score(model, op, req, &query);
+            let (bonus, complete) = bound_score(&t.required, req, &query);
             let score = if complete {
                 score + 1000 + bonus
             } else {
@@ -320,26 +369,7 @@ fn required_binding_score(
     req: &Request,
     query: &[(String, String)],
 ) -> (usize, bool) {
-    let Some(shape) = op.input.as_deref().and_then(|n| model.shape(n)) else {
-        return (0, true);
-    };
-    let mut bonus = 0;
-    for name in &shape.required {
-        let Some(member) = shape.members.get(name) else {
-            continue;
-        };
-        let wire = member.location_name.as_deref().unwrap_or(name);
-        let present = match member.location {
-            Some(Location::Header) => req.headers.contains_key(wire),
-            Some(Location::Querystring) => query.iter().any(|(k, _)| k == wire),
-            _ => continue,
-        };
-        if !present {
-            return (0, false);
-        }
-        bonus += 50;
-    }
-    (bonus, true)
+    bound_score(&required_bindings(model, op), req, query)
 }
 
 /// Values of `{Label}` / `{Label+}` placeholders of `uri` in the request path.
