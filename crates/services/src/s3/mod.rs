@@ -491,7 +491,7 @@ impl S3 {
         bucket: &str,
         key: &str,
         f: impl FnOnce(&Tx<'_>) -> Result<(T, ObjDoc), AwsError>,
-    ) -> Result<T, AwsError> {
+    ) -> Result<(T, Arc<ObjDoc>), AwsError> {
         let mut ticket = 0;
         let out = self.store.write(|tx| {
             ticket = self.write_ticket.fetch_add(1, Ordering::AcqRel) + 1;
@@ -500,8 +500,9 @@ impl S3 {
         match out {
             Ok(Ok((v, doc))) => {
                 let k = (bucket.to_string(), key.to_string());
-                self.objs_applied(ticket, Some((k, Arc::new(doc))));
-                Ok(v)
+                let doc = Arc::new(doc);
+                self.objs_applied(ticket, Some((k, Arc::clone(&doc))));
+                Ok((v, doc))
             }
             Ok(Err(e)) => {
                 self.objs_applied(ticket, None);

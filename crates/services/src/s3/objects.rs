@@ -309,19 +309,19 @@ impl S3 {
         bname: &str,
         key: &str,
         version: Version,
-    ) -> Result<(std::sync::Arc<Bucket>, Version, Vec<String>), AwsError> {
-        self.write_object(bname, key, |tx| {
+    ) -> Result<(std::sync::Arc<Bucket>, Committed, Vec<String>), AwsError> {
+        let ((bucket, dropped), doc) = self.write_object(bname, key, |tx| {
             let bucket = self.tx_bucket(tx, bname)?;
             let mut doc: ObjDoc = match tx.get(OBJ, bname, key).map_err(internal_store)? {
                 Some(r) => serde_json::from_value(r.doc).map_err(super::corrupt)?,
                 None => ObjDoc::default(),
             };
             let dropped = add_version(&mut doc, &bucket, version);
-            let v = doc.versions.first().cloned().unwrap_or_default();
             tx.put_serialized(OBJ, bname, key, None, &doc)
                 .map_err(internal_store)?;
-            Ok(((bucket, v, dropped), doc))
-        })
+            Ok(((bucket, dropped), doc))
+        })?;
+        Ok((bucket, Committed(doc), dropped))
     }
 
     /// The bucket a request names and its row for the key (absent when
@@ -840,4 +840,18 @@ fn on_delete_marker(method: &str) -> AwsError {
     )
     .with_extra("Method", method)
     .with_extra("ResourceType", "DeleteMarker")
+}
+
+/// A key's row as a write left it: its newest version is the one written.
+pub(crate) struct Committed(std::sync::Arc<ObjDoc>);
+
+impl std::ops::Deref for Committed {
+    type Target = Version;
+    fn deref(&self) -> &Version {
+        static NONE: std::sync::OnceLock<Version> = std::sync::OnceLock::new();
+        match self.0.versions.first() {
+            Some(v) => v,
+            None => NONE.get_or_init(Version::default),
+        }
+    }
 }
