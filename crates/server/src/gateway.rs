@@ -86,14 +86,23 @@ pub fn to_http(r: wire::Response) -> HttpResponse {
 
 /// A wire response whose body is replaced by `body` when given.
 pub fn with_body(r: wire::Response, body: Option<Body>) -> HttpResponse {
-    let mut builder = http::Response::builder().status(r.status);
-    for (k, v) in &r.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
     let body = body.unwrap_or_else(|| full(r.body));
-    builder
-        .body(body)
-        .unwrap_or_else(|_| http::Response::new(full(Bytes::new())))
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() =
+        http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.reserve(r.headers.len());
+    for (k, v) in r.headers {
+        // Values move into the header map without a copy; a name or value
+        // HTTP cannot carry is left out, as the builder did.
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::try_from(v),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    resp
 }
 
 fn internal_route(app: &App, parts: &http::request::Parts) -> HttpResponse {
