@@ -136,29 +136,28 @@ impl ObjCache {
                     })
                     .sum()
             });
-        self.remove(&k);
         if cost > OBJ_CACHE_DOC_BYTES {
+            self.remove(&k);
             return;
         }
         if self.bytes + cost > OBJ_CACHE_BYTES {
             // Evict about an eighth, in the map's (arbitrary) order: close
             // to random eviction, without bookkeeping on every hit.
             let target = OBJ_CACHE_BYTES - OBJ_CACHE_BYTES / 8;
-            let mut freed = Vec::new();
             let mut bytes = self.bytes;
-            for (key, (_, c)) in &self.rows {
+            self.rows.retain(|_, (_, c)| {
                 if bytes <= target {
-                    break;
+                    return true;
                 }
-                bytes -= c;
-                freed.push(key.clone());
-            }
-            for key in freed {
-                self.remove(&key);
-            }
+                bytes -= *c;
+                false
+            });
+            self.bytes = bytes;
+        }
+        if let Some((_, old)) = self.rows.insert(k, (doc, cost)) {
+            self.bytes -= old;
         }
         self.bytes += cost;
-        self.rows.insert(k, (doc, cost));
     }
 
     fn remove(&mut self, k: &ObjKey) {
