@@ -95,14 +95,40 @@ pub fn with_body(r: wire::Response, body: Option<Body>) -> HttpResponse {
     for (k, v) in r.headers {
         // Values move into the header map without a copy; a name or value
         // HTTP cannot carry is left out, as the builder did.
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::try_from(v),
-        ) {
+        if let (Ok(name), Ok(value)) = (header_name(&k), http::HeaderValue::try_from(v)) {
             headers.append(name, value);
         }
     }
     resp
+}
+
+/// Response header names AWS services send on most answers: named from
+/// static text (no copy), the rest parsed.
+const COMMON_HEADERS: &[&str] = &[
+    "x-amz-request-id",
+    "x-amz-id-2",
+    "x-amzn-requestid",
+    "x-amz-version-id",
+    "x-amz-delete-marker",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-checksum-type",
+    "x-amz-storage-class",
+    "x-amz-tagging-count",
+    "x-amz-mp-parts-count",
+];
+
+fn header_name(k: &str) -> Result<http::HeaderName, http::header::InvalidHeaderName> {
+    match COMMON_HEADERS.iter().find(|c| c.eq_ignore_ascii_case(k)) {
+        Some(c) => Ok(http::HeaderName::from_static(c)),
+        None => http::HeaderName::from_bytes(k.as_bytes()),
+    }
 }
 
 fn internal_route(app: &App, parts: &http::request::Parts) -> HttpResponse {
@@ -731,6 +757,37 @@ fn constant_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_header_names_are_valid_and_matched_in_any_case() {
+        for c in COMMON_HEADERS {
+            assert_eq!(
+                http::HeaderName::from_bytes(c.as_bytes()).unwrap().as_str(),
+                *c
+            );
+        }
+        assert_eq!(
+            header_name("x-amzn-RequestId").unwrap().as_str(),
+            "x-amzn-requestid"
+        );
+        assert_eq!(header_name("ETag").unwrap(), http::header::ETAG);
+        assert!(header_name("bad name").is_err());
+        let r = with_body(
+            wire::Response {
+                status: 200,
+                headers: vec![
+                    ("x-amz-request-id".into(), "r1".into()),
+                    ("bad\nname".into(), "v".into()),
+                    ("ETag".into(), "\"e\"".into()),
+                ],
+                body: Vec::new(),
+            },
+            None,
+        );
+        assert_eq!(r.headers().get("x-amz-request-id").unwrap(), "r1");
+        assert_eq!(r.headers().get("etag").unwrap(), "\"e\"");
+        assert_eq!(r.headers().len(), 2, "the invalid header is left out");
+    }
 
     #[test]
     fn virtual_hosts() {

@@ -60,8 +60,20 @@ const SPARE_MAX: u64 = 16 << 20;
 /// Encodes a record (length, payload; the checksum is [`seal`]ed by the
 /// writer, which knows the generation) for `ops`. `key` is the store's
 /// composite row key.
-pub(crate) fn encode<'a>(ops: impl Iterator<Item = OpRef<'a>>) -> Vec<u8> {
-    let mut out = vec![0u8; 8];
+pub(crate) fn encode<'a>(ops: impl Iterator<Item = OpRef<'a>> + Clone) -> Vec<u8> {
+    // Sized once: a record holds a whole row's text.
+    let size: usize = ops
+        .clone()
+        .map(|op| match op {
+            OpRef::Put {
+                key, parent, text, ..
+            } => 22 + key.len() + parent.map_or(0, str::len) + text.len(),
+            OpRef::Delete { key } => 5 + key.len(),
+            OpRef::Seq { name, .. } => 13 + name.len(),
+        })
+        .sum();
+    let mut out = Vec::with_capacity(8 + size);
+    out.resize(8, 0);
     for op in ops {
         match op {
             OpRef::Put {
