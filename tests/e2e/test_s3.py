@@ -1,6 +1,7 @@
 """Issue 4 (S3 part): the stock aws CLI's s3 commands and boto3's own transfer
 behaviours against real bytes on disk."""
 
+import base64
 import hashlib
 import json
 import os
@@ -8,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 import boto3
 import botocore.config
@@ -91,6 +93,24 @@ def test_boto3_transfers_and_paginator(server, tmp_path):
     s3.upload_file(str(big), "boto-bucket", "model/big.bin", Config=cfg)
     s3.download_file("boto-bucket", "model/big.bin", str(tmp_path / "back.bin"), Config=cfg)
     assert sha(tmp_path / "back.bin") == sha(big)
+    # boto3's multipart upload sends CRC32 part checksums (the default since
+    # botocore 1.36): the object carries S3's composite checksum of them, and
+    # a full GET with checksum mode reads back whole (boto3 leaves `-N`
+    # composites unvalidated, as on AWS).
+    parts = [big.read_bytes()[i:i + cfg.multipart_chunksize] for i in range(0, 40_000_000, cfg.multipart_chunksize)]
+    crcs = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts)
+    composite = base64.b64encode(zlib.crc32(crcs).to_bytes(4, "big")).decode() + f"-{len(parts)}"
+    head = s3.head_object(Bucket="boto-bucket", Key="model/big.bin", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (composite, "COMPOSITE")
+    attrs = s3.get_object_attributes(Bucket="boto-bucket", Key="model/big.bin", ObjectAttributes=["Checksum"])
+    assert attrs["Checksum"] == {"ChecksumCRC32": composite, "ChecksumType": "COMPOSITE"}
+    full = s3.get_object(Bucket="boto-bucket", Key="model/big.bin", ChecksumMode="ENABLED")
+    assert hashlib.sha256(full["Body"].read()).hexdigest() == sha(big)
+    # A full-object CRC32 the client computed itself (FULL_OBJECT type).
+    whole = base64.b64encode(zlib.crc32(big.read_bytes()).to_bytes(4, "big")).decode()
+    s3.upload_file(str(big), "boto-bucket", "model/full.bin", Config=cfg, ExtraArgs={"ChecksumCRC32": whole})
+    head = s3.head_object(Bucket="boto-bucket", Key="model/full.bin", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (whole, "FULL_OBJECT")
     got = s3.get_object(Bucket="boto-bucket", Key="model/big.bin", Range="bytes=10-19")
     with open(big, "rb") as f:
         f.seek(10)

@@ -287,6 +287,51 @@ impl Crc32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn part_crcs_combine_into_the_whole_objects_crc() {
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for algo in ["CRC32", "CRC32C", "CRC64NVME"] {
+            let crc = |b: &[u8]| {
+                let mut c = super::Checksum::for_algorithm(algo).unwrap();
+                c.update(b);
+                c.finish()
+            };
+            for cuts in [
+                vec![0, 300_000],
+                vec![0, 1, 300_000],
+                vec![0, 131_072, 262_144, 300_000],
+                vec![0, 5, 5, 299_999, 300_000],
+            ] {
+                let parts: Vec<(Vec<u8>, u64)> = cuts
+                    .windows(2)
+                    .map(|w| (crc(&data[w[0]..w[1]]), (w[1] - w[0]) as u64))
+                    .collect();
+                assert_eq!(
+                    super::full_object_crc(algo, &parts).unwrap(),
+                    crc(&data),
+                    "{algo} {cuts:?}"
+                );
+            }
+        }
+        assert!(super::full_object_crc("SHA256", &[]).is_none());
+    }
+
+    #[test]
+    fn composite_checksums_are_a_checksum_of_the_part_checksums() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let parts = vec![vec![1u8, 2, 3, 4], vec![5u8, 6, 7, 8]];
+        let mut c = super::Checksum::for_algorithm("CRC32").unwrap();
+        c.update(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        let want = format!("{}-2", b64(&c.finish()));
+        let got = super::composite("CRC32", &parts).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(super::checksum_type(&got), "COMPOSITE");
+        assert_eq!(super::checksum_type("AAAAAA=="), "FULL_OBJECT");
+    }
+
     use super::*;
 
     #[test]
@@ -440,6 +485,130 @@ impl Checksum {
             Checksum::Sha1(h) => h.finalize().to_vec(),
             Checksum::Sha256(h) => h.finalize().to_vec(),
         }
+    }
+}
+
+/// The reflected polynomial and width of a CRC algorithm S3 can combine
+/// into a full-object checksum (`None` for SHA-1/SHA-256).
+fn crc_params(algorithm: &str) -> Option<(u64, u32)> {
+    match algorithm.to_ascii_uppercase().as_str() {
+        "CRC32" => Some((0xEDB8_8320, 32)),
+        "CRC32C" => Some((0x82F6_3B78, 32)),
+        "CRC64NVME" => Some((0x9A6C_9329_AC4B_C9B5, 64)),
+        _ => None,
+    }
+}
+
+/// Whether S3 can combine part checksums of `algorithm` into a checksum of
+/// the whole object (the CRCs can; SHA-1/SHA-256 only make composites).
+pub fn combinable(algorithm: &str) -> bool {
+    crc_params(algorithm).is_some()
+}
+
+fn gf2_times(mat: &[u64; 64], mut vec: u64) -> u64 {
+    let mut sum = 0;
+    let mut row = mat.iter();
+    while vec != 0 {
+        let Some(m) = row.next() else { break };
+        if vec & 1 != 0 {
+            sum ^= m;
+        }
+        vec >>= 1;
+    }
+    sum
+}
+
+fn gf2_square(mat: &[u64; 64], width: usize) -> [u64; 64] {
+    let mut sq = [0u64; 64];
+    for (n, out) in sq.iter_mut().enumerate().take(width) {
+        *out = gf2_times(mat, mat[n]);
+    }
+    sq
+}
+
+/// The CRC of `A ‖ B` from `crc(A)`, `crc(B)` and the length of `B` (final
+/// values, all-ones init and xor-out, as every S3 CRC): the zero-padding
+/// operator applied to `crc(A)` by repeated squaring in GF(2).
+fn crc_combine(crc_a: u64, crc_b: u64, len_b: u64, poly: u64, width: u32) -> u64 {
+    if len_b == 0 {
+        return crc_a;
+    }
+    let w = width as usize;
+    // The operator for one zero bit, then 2, then 4 …
+    let mut odd = [0u64; 64];
+    odd[0] = poly;
+    for (n, slot) in odd.iter_mut().enumerate().take(w).skip(1) {
+        *slot = 1u64 << (n - 1);
+    }
+    let mut even = gf2_square(&odd, w);
+    odd = gf2_square(&even, w);
+    let mut crc = crc_a;
+    let mut len = len_b;
+    loop {
+        even = gf2_square(&odd, w);
+        if len & 1 != 0 {
+            crc = gf2_times(&even, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+        odd = gf2_square(&even, w);
+        if len & 1 != 0 {
+            crc = gf2_times(&odd, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+    }
+    crc ^ crc_b
+}
+
+/// A full-object CRC (`ChecksumType` `FULL_OBJECT`) from the parts' raw
+/// big-endian CRCs and plaintext sizes, in order. `None` when the
+/// algorithm is not a CRC or a part checksum has the wrong length.
+pub fn full_object_crc(algorithm: &str, parts: &[(Vec<u8>, u64)]) -> Option<Vec<u8>> {
+    let (poly, width) = crc_params(algorithm)?;
+    let bytes = (width / 8) as usize;
+    let mut acc: Option<u64> = None;
+    for (raw, len) in parts {
+        if raw.len() != bytes {
+            return None;
+        }
+        let mut v = 0u64;
+        for b in raw {
+            v = (v << 8) | u64::from(*b);
+        }
+        acc = Some(match acc {
+            None => v,
+            Some(a) => crc_combine(a, v, *len, poly, width),
+        });
+    }
+    // An object of no parts: the CRC of nothing.
+    let v = acc.unwrap_or(0);
+    Some(v.to_be_bytes()[8 - bytes..].to_vec())
+}
+
+/// A composite checksum (`ChecksumType` `COMPOSITE`): the algorithm over the
+/// concatenated raw part checksums, base64, then `-<number of parts>`.
+pub fn composite(algorithm: &str, parts: &[Vec<u8>]) -> Option<String> {
+    use base64::Engine;
+    let mut sum = Checksum::for_algorithm(algorithm)?;
+    for p in parts {
+        sum.update(p);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sum.finish());
+    Some(format!("{b64}-{}", parts.len()))
+}
+
+/// The `ChecksumType` of a stored checksum value: composites end in `-N`
+/// (a character base64 never uses).
+pub fn checksum_type(value: &str) -> &'static str {
+    if value.contains('-') {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
     }
 }
 

@@ -35,6 +35,9 @@ pub(crate) struct Upload {
     pub tags: Vec<(String, String)>,
     #[serde(default)]
     pub checksum_algorithm: Option<String>,
+    /// `COMPOSITE` or `FULL_OBJECT` (with `checksum_algorithm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     /// The encryption every part gets (one data key for the upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<Sse>,
@@ -48,6 +51,126 @@ pub(crate) struct Part {
     pub md5: String,
     pub modified: i64,
     pub blob: BlobRef,
+    /// (algorithm, base64) of the part's bytes, sent or computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
+}
+
+/// The `ChecksumType` an upload gets: S3 combines CRC part checksums into
+/// a full-object CRC (CRC64NVME allows nothing else) and makes SHA ones a
+/// checksum of the part checksums (composite); CRC32/CRC32C default to
+/// composite.
+fn checksum_type_for(
+    algorithm: Option<&str>,
+    asked: Option<&str>,
+) -> Result<Option<String>, AwsError> {
+    let Some(algo) = algorithm else {
+        return match asked {
+            Some(_) => Err(super::invalid_argument(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                "x-amz-checksum-type",
+                asked.unwrap_or_default(),
+            )),
+            None => Ok(None),
+        };
+    };
+    let lower = algo.to_ascii_lowercase();
+    let t = match asked.map(str::to_ascii_uppercase).as_deref() {
+        Some("FULL_OBJECT") if !super::hash::combinable(algo) => {
+            return Err(err(
+                "InvalidRequest",
+                &format!(
+                "The FULL_OBJECT checksum type cannot be used with the {lower} checksum algorithm."
+            ),
+                400,
+            ))
+        }
+        Some("COMPOSITE") if algo.eq_ignore_ascii_case("CRC64NVME") => {
+            return Err(err(
+                "InvalidRequest",
+                &format!(
+                "The COMPOSITE checksum type cannot be used with the {lower} checksum algorithm."
+            ),
+                400,
+            ))
+        }
+        Some(t @ ("FULL_OBJECT" | "COMPOSITE")) => t.to_string(),
+        Some(other) => {
+            return Err(super::invalid_argument(
+                "Value for x-amz-checksum-type header is invalid.",
+                "x-amz-checksum-type",
+                other,
+            ))
+        }
+        None if algo.eq_ignore_ascii_case("CRC64NVME") => "FULL_OBJECT".to_string(),
+        None => "COMPOSITE".to_string(),
+    };
+    Ok(Some(t))
+}
+
+/// Whether the checksums a CompleteMultipartUpload part lists (if any)
+/// are the stored part's.
+fn part_checksum_matches(p: &Part, listed: &Value) -> bool {
+    ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+        .iter()
+        .all(|algo| match s(listed, &format!("Checksum{algo}")) {
+            None => true,
+            Some(v) => p
+                .checksum
+                .as_ref()
+                .is_some_and(|(a, stored)| a.eq_ignore_ascii_case(algo) && stored == v.trim()),
+        })
+}
+
+/// The checksum of a completed multipart object, from its parts'
+/// checksums: composite (`<checksum of the checksums>-<parts>`) or full
+/// object (the parts' CRCs combined), as the upload was created. A
+/// full-object checksum the request sends must match.
+fn object_checksum(
+    up: &Upload,
+    chosen: &[&Part],
+    input: &Value,
+) -> Result<Option<(String, String)>, AwsError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(algo) = up.checksum_algorithm.as_deref() else {
+        return Ok(None);
+    };
+    let mut raws = Vec::with_capacity(chosen.len());
+    for p in chosen {
+        let raw = p
+            .checksum
+            .as_ref()
+            .filter(|(a, _)| a.eq_ignore_ascii_case(algo))
+            .and_then(|(_, v)| b64.decode(v).ok());
+        match raw {
+            Some(r) => raws.push((r, p.blob.size)),
+            // A part stored before parts kept their checksums.
+            None => return Ok(None),
+        }
+    }
+    let value = if up.checksum_type.as_deref() == Some("FULL_OBJECT") {
+        super::hash::full_object_crc(algo, &raws).map(|r| b64.encode(r))
+    } else {
+        let only: Vec<Vec<u8>> = raws.into_iter().map(|(r, _)| r).collect();
+        super::hash::composite(algo, &only)
+    };
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if let Some(sent) = s(input, &format!("Checksum{}", algo.to_ascii_uppercase())) {
+        if sent.trim() != value {
+            return Err(err(
+                "BadDigest",
+                &format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    algo.to_ascii_lowercase()
+                ),
+                400,
+            ));
+        }
+    }
+    Ok(Some((algo.to_ascii_uppercase(), value)))
 }
 
 fn part_key(upload: &str, n: u32) -> String {
@@ -96,6 +219,8 @@ impl S3 {
             .unwrap_or_default();
         super::config::validate_object_tags(&tags)?;
         let expect = Expect::from_input(input)?;
+        let checksum_type =
+            checksum_type_for(expect.algorithm.as_deref(), s(input, "ChecksumType"))?;
         let up = Upload {
             key: key.to_string(),
             id: random_id(),
@@ -106,6 +231,7 @@ impl S3 {
             metadata: metadata(input),
             tags,
             checksum_algorithm: expect.algorithm,
+            checksum_type,
             sse: enc.map(|e| e.0),
         };
         let doc = to_doc(&up)?;
@@ -116,6 +242,9 @@ impl S3 {
         let mut out = json!({"Bucket": bname, "Key": key, "UploadId": up.id});
         if let Some(a) = &up.checksum_algorithm {
             out["ChecksumAlgorithm"] = json!(a);
+        }
+        if let Some(t) = &up.checksum_type {
+            out["ChecksumType"] = json!(t);
         }
         sse::response(up.sse.as_ref(), &mut out);
         Ok(out)
@@ -161,7 +290,12 @@ impl S3 {
         let number = part_number(input)?;
         let up = self.upload(bname, key, upload_id)?;
         sse::check_no_sse_c(input)?;
-        let expect = Expect::from_input(input)?;
+        let mut expect = Expect::from_input(input)?;
+        if expect.algorithm.is_none() {
+            // The upload's checksum covers every part: computed here when
+            // the part came without one.
+            expect.algorithm = up.checksum_algorithm.clone();
+        }
         let dk = up.sse.as_ref().map(|x| self.data_key(x)).transpose()?;
         let mut body: Box<dyn std::io::Read + Send> = match body {
             Some(b) => b,
@@ -186,6 +320,7 @@ impl S3 {
                 md5,
                 modified: now_secs(ctx),
                 blob: stored.blob,
+                checksum: stored.checksum.clone(),
             },
         )?;
         let mut out = json!({"ETag": etag});
@@ -227,7 +362,11 @@ impl S3 {
         let src_key = self.version_key(&src)?;
         let dk = up.sse.as_ref().map(|x| self.data_key(x)).transpose()?;
         let mut reader = self.reader(&src.blobs, start, len, src_key.as_ref())?;
-        let stored = self.store_body(&mut reader, &Expect::default(), dk.as_ref())?;
+        let expect = Expect {
+            algorithm: up.checksum_algorithm.clone(),
+            ..Expect::default()
+        };
+        let stored = self.store_body(&mut reader, &expect, dk.as_ref())?;
         let md5 = super::hash::hex(&stored.md5);
         let etag = format!("\"{md5}\"");
         let now = now_secs(ctx);
@@ -240,9 +379,13 @@ impl S3 {
                 md5,
                 modified: now,
                 blob: stored.blob,
+                checksum: stored.checksum.clone(),
             },
         )?;
         let mut out = json!({"CopyPartResult": {"ETag": etag, "LastModified": now}});
+        if let Some((algo, val)) = stored.checksum {
+            out["CopyPartResult"][format!("Checksum{algo}")] = json!(val);
+        }
         sse::response(up.sse.as_ref(), &mut out);
         Ok(out)
     }
@@ -255,7 +398,7 @@ impl S3 {
         let bname = s(input, "Bucket").unwrap_or_default();
         let key = s(input, "Key").unwrap_or_default();
         let upload_id = s(input, "UploadId").unwrap_or_default();
-        let listed: Vec<(i64, String)> = input
+        let listed: Vec<(i64, String, &Value)> = input
             .get("MultipartUpload")
             .and_then(|m| m.get("Parts"))
             .and_then(Value::as_array)
@@ -265,6 +408,7 @@ impl S3 {
                         (
                             p.get("PartNumber").and_then(Value::as_i64).unwrap_or(0),
                             s(p, "ETag").unwrap_or_default().to_string(),
+                            p,
                         )
                     })
                     .collect()
@@ -295,7 +439,7 @@ impl S3 {
             }
             let mut prev = 0i64;
             let mut chosen: Vec<&Part> = Vec::new();
-            for (n, etag) in &listed {
+            for (n, etag, listed_part) in &listed {
                 if *n <= prev {
                     return Err(err(
                         "InvalidPartOrder",
@@ -308,7 +452,9 @@ impl S3 {
                 let found = u32::try_from(*n)
                     .ok()
                     .and_then(|n| parts.get(&n))
-                    .filter(|p| p.md5 == etag.trim().trim_matches('"'));
+                    .filter(|p| p.md5 == etag.trim().trim_matches('"'))
+                    // A part checksum the request lists must be the part's.
+                    .filter(|p| part_checksum_matches(p, listed_part));
                 let Some(p) = found else {
                     return Err(err(
                         "InvalidPart",
@@ -359,7 +505,7 @@ impl S3 {
                 headers: up.headers.clone(),
                 metadata: up.metadata.clone(),
                 tags: up.tags.clone(),
-                checksum: None,
+                checksum: object_checksum(&up, &chosen, input)?,
                 parts: Some(chosen.len() as u32),
                 owner: up.owner.clone(),
                 sse: up.sse.clone(),
@@ -388,6 +534,10 @@ impl S3 {
         });
         version_header(&bucket, &v, &mut out);
         sse::response(v.sse.as_ref(), &mut out);
+        if let Some((algo, val)) = &v.checksum {
+            out[format!("Checksum{algo}")] = json!(val);
+            out["ChecksumType"] = json!(super::hash::checksum_type(val));
+        }
         Ok(out)
     }
 
@@ -449,12 +599,16 @@ impl S3 {
                 break;
             }
             last = p.number;
-            parts.push(json!({
+            let mut entry = json!({
                 "PartNumber": p.number,
                 "LastModified": p.modified,
                 "ETag": p.etag,
                 "Size": p.blob.size,
-            }));
+            });
+            if let Some((algo, val)) = &p.checksum {
+                entry[format!("Checksum{algo}")] = json!(val);
+            }
+            parts.push(entry);
         }
         let mut out = json!({
             "Bucket": bname,
@@ -472,6 +626,12 @@ impl S3 {
         }
         if truncated {
             out["NextPartNumberMarker"] = json!(last);
+        }
+        if let Some(a) = &up.checksum_algorithm {
+            out["ChecksumAlgorithm"] = json!(a);
+        }
+        if let Some(t) = &up.checksum_type {
+            out["ChecksumType"] = json!(t);
         }
         Ok(out)
     }

@@ -292,6 +292,7 @@ impl S3 {
                 sse::response(v.sse.as_ref(), &mut out);
                 if let Some((algo, val)) = &v.checksum {
                     out[format!("Checksum{algo}")] = Value::String(val.clone());
+                    out["ChecksumType"] = json!(super::hash::checksum_type(val));
                 }
                 Ok(out)
             }
@@ -388,8 +389,10 @@ impl S3 {
                 "StorageClass" => out["StorageClass"] = json!("STANDARD"),
                 "Checksum" => {
                     if let Some((algo, val)) = &v.checksum {
-                        out["Checksum"] =
-                            json!({format!("Checksum{algo}"): val, "ChecksumType": "FULL_OBJECT"});
+                        out["Checksum"] = json!({
+                            format!("Checksum{algo}"): val,
+                            "ChecksumType": super::hash::checksum_type(val),
+                        });
                     }
                 }
                 "ObjectParts" => {
@@ -445,6 +448,10 @@ impl S3 {
         if s(input, "ChecksumMode") == Some("ENABLED") {
             if let Some((algo, val)) = &v.checksum {
                 out.insert(format!("Checksum{algo}"), json!(val));
+                out.insert(
+                    "ChecksumType".into(),
+                    json!(super::hash::checksum_type(val)),
+                );
             }
         }
         // Response header overrides (GET only, as S3).

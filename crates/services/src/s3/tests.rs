@@ -2776,3 +2776,133 @@ fn object_attributes_come_from_the_version_row() {
     );
     assert_eq!(code(r), ("NoSuchKey".into(), 404));
 }
+
+#[test]
+fn multipart_checksums_composite_and_full_object() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let sum = |algo: &str, b: &[u8]| {
+        let mut c = crate::s3::hash::Checksum::for_algorithm(algo).unwrap();
+        c.update(b);
+        c.finish()
+    };
+    let e = env();
+    e.mk("ck-bkt");
+    let p1: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let p2 = b"the tail".to_vec();
+    let whole: Vec<u8> = p1.iter().chain(p2.iter()).copied().collect();
+    // (algorithm, asked type, expected type)
+    for (algo, asked, want_type) in [
+        ("CRC32", None, "COMPOSITE"),
+        ("SHA256", Some("COMPOSITE"), "COMPOSITE"),
+        ("CRC32C", Some("FULL_OBJECT"), "FULL_OBJECT"),
+        ("CRC64NVME", None, "FULL_OBJECT"),
+    ] {
+        let key = format!("obj-{algo}");
+        let mut create = json!({"Bucket": "ck-bkt", "Key": key, "ChecksumAlgorithm": algo});
+        if let Some(t) = asked {
+            create["ChecksumType"] = json!(t);
+        }
+        let up = e.call("CreateMultipartUpload", create).unwrap();
+        assert_eq!(up["ChecksumType"], want_type);
+        let id = up["UploadId"].as_str().unwrap().to_string();
+        let mut parts = Vec::new();
+        for (n, p) in [(1, &p1), (2, &p2)] {
+            // Part 1 sends its checksum, part 2 none: the server computes it.
+            let mut input =
+                json!({"Bucket": "ck-bkt", "Key": key, "UploadId": id, "PartNumber": n});
+            if n == 1 {
+                input[format!("Checksum{algo}")] = json!(b64(&sum(algo, p)));
+            }
+            let o = e.stream("UploadPart", input, p).unwrap().output;
+            let part_sum = o[format!("Checksum{algo}")].as_str().unwrap().to_string();
+            assert_eq!(part_sum, b64(&sum(algo, p)), "{algo} part {n}");
+            parts.push(
+                json!({"PartNumber": n, "ETag": o["ETag"], format!("Checksum{algo}"): part_sum}),
+            );
+        }
+        let lp = e
+            .call(
+                "ListParts",
+                json!({"Bucket": "ck-bkt", "Key": key, "UploadId": id}),
+            )
+            .unwrap();
+        assert_eq!(
+            lp["Parts"][1][format!("Checksum{algo}")],
+            parts[1][format!("Checksum{algo}")]
+        );
+        assert_eq!(lp["ChecksumType"], want_type);
+        // A part checksum that is not the part's: the part does not match.
+        let mut wrong = parts.clone();
+        wrong[1][format!("Checksum{algo}")] = json!(b64(&sum(algo, b"other")));
+        assert_eq!(
+            code(e.call(
+                "CompleteMultipartUpload",
+                json!({"Bucket": "ck-bkt", "Key": key, "UploadId": id, "MultipartUpload": {"Parts": wrong}}),
+            )),
+            ("InvalidPart".into(), 400)
+        );
+        let done = e
+            .call(
+                "CompleteMultipartUpload",
+                json!({"Bucket": "ck-bkt", "Key": key, "UploadId": id, "MultipartUpload": {"Parts": parts}}),
+            )
+            .unwrap();
+        let want = if want_type == "COMPOSITE" {
+            let cat: Vec<u8> = [sum(algo, &p1), sum(algo, &p2)].concat();
+            format!("{}-2", b64(&sum(algo, &cat)))
+        } else {
+            b64(&sum(algo, &whole))
+        };
+        assert_eq!(done[format!("Checksum{algo}")], want, "{algo}");
+        assert_eq!(done["ChecksumType"], want_type);
+        let (head, body) = e
+            .get(json!({"Bucket": "ck-bkt", "Key": key, "ChecksumMode": "ENABLED"}))
+            .unwrap();
+        assert_eq!(body, whole);
+        assert_eq!(head[format!("Checksum{algo}")], want);
+        assert_eq!(head["ChecksumType"], want_type);
+    }
+    // SHA checksums cannot be combined into a full-object one; CRC64NVME
+    // makes no composites.
+    for (algo, t) in [("SHA1", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE")] {
+        assert_eq!(
+            code(e.call(
+                "CreateMultipartUpload",
+                json!({"Bucket": "ck-bkt", "Key": "x", "ChecksumAlgorithm": algo, "ChecksumType": t}),
+            )),
+            ("InvalidRequest".into(), 400)
+        );
+    }
+    // A full-object checksum sent with the completion must match.
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "ck-bkt", "Key": "f", "ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}),
+        )
+        .unwrap();
+    let id = up["UploadId"].as_str().unwrap().to_string();
+    let o = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "ck-bkt", "Key": "f", "UploadId": id, "PartNumber": 1}),
+            b"abc",
+        )
+        .unwrap()
+        .output;
+    let parts = json!([{"PartNumber": 1, "ETag": o["ETag"]}]);
+    assert_eq!(
+        code(e.call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "ck-bkt", "Key": "f", "UploadId": id, "ChecksumCRC32": b64(&sum("CRC32", b"abd")), "MultipartUpload": {"Parts": parts}}),
+        )),
+        ("BadDigest".into(), 400)
+    );
+    let done = e
+        .call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "ck-bkt", "Key": "f", "UploadId": id, "ChecksumCRC32": b64(&sum("CRC32", b"abc")), "MultipartUpload": {"Parts": parts}}),
+        )
+        .unwrap();
+    assert_eq!(done["ChecksumCRC32"], b64(&sum("CRC32", b"abc")));
+}
