@@ -535,32 +535,21 @@ fn crc_combine(crc_a: u64, crc_b: u64, len_b: u64, poly: u64, width: u32) -> u64
     }
     let w = width as usize;
     // The operator for one zero bit, then 2, then 4 …
-    let mut odd = [0u64; 64];
-    odd[0] = poly;
-    for (n, slot) in odd.iter_mut().enumerate().take(w).skip(1) {
+    let mut one = [0u64; 64];
+    one[0] = poly;
+    for (n, slot) in one.iter_mut().enumerate().take(w).skip(1) {
         *slot = 1u64 << (n - 1);
     }
-    let mut even = gf2_square(&odd, w);
-    odd = gf2_square(&even, w);
+    // Four zero bits; each round squares it: one byte, two, four …
+    let mut op = gf2_square(&gf2_square(&one, w), w);
     let mut crc = crc_a;
     let mut len = len_b;
-    loop {
-        even = gf2_square(&odd, w);
+    while len != 0 {
+        op = gf2_square(&op, w);
         if len & 1 != 0 {
-            crc = gf2_times(&even, crc);
+            crc = gf2_times(&op, crc);
         }
         len >>= 1;
-        if len == 0 {
-            break;
-        }
-        odd = gf2_square(&even, w);
-        if len & 1 != 0 {
-            crc = gf2_times(&odd, crc);
-        }
-        len >>= 1;
-        if len == 0 {
-            break;
-        }
     }
     crc ^ crc_b
 }
