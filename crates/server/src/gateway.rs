@@ -94,7 +94,8 @@ pub fn with_body(r: wire::Response, body: Option<Body>) -> HttpResponse {
     headers.reserve(r.headers.len());
     for (k, v) in r.headers {
         // Values move into the header map without a copy; a name or value
-        // HTTP cannot carry is left out, as the builder did.
+        // HTTP cannot carry is left out (the builder dropped the whole
+        // response for it).
         if let (Ok(name), Ok(value)) = (header_name(&k), http::HeaderValue::try_from(v)) {
             headers.append(name, value);
         }
