@@ -4,23 +4,21 @@
 mod common;
 
 use base64::Engine;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 use ironsage_sigv4::*;
-use time::format_description::well_known::Rfc3339;
 
 struct Fixture {
-    name: String,
-    method: String,
-    path: String,
-    query: String,
-    headers: HeaderMap,
+    signed: common::Signed,
     body: Vec<u8>,
-    akid: String,
-    secret: String,
-    token: Option<String>,
-    now: time::OffsetDateTime,
     s3: bool,
     json: serde_json::Value,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = common::Signed;
+    fn deref(&self) -> &common::Signed {
+        &self.signed
+    }
 }
 
 fn b64(s: &str) -> Vec<u8> {
@@ -30,22 +28,11 @@ fn b64(s: &str) -> Vec<u8> {
 fn fixtures() -> Vec<Fixture> {
     common::json_fixtures("fixtures")
         .into_iter()
-        .map(|v| {
-            let headers = common::fixture_headers(&v);
-            Fixture {
-                name: v["name"].as_str().unwrap().to_string(),
-                method: v["method"].as_str().unwrap().to_string(),
-                path: v["path"].as_str().unwrap().to_string(),
-                query: v["query"].as_str().unwrap().to_string(),
-                headers,
-                body: b64(v["body_b64"].as_str().unwrap()),
-                akid: v["access_key_id"].as_str().unwrap().to_string(),
-                secret: v["secret_access_key"].as_str().unwrap().to_string(),
-                token: v["session_token"].as_str().map(str::to_string),
-                now: time::OffsetDateTime::parse(v["now"].as_str().unwrap(), &Rfc3339).unwrap(),
-                s3: v["s3"].as_bool().unwrap(),
-                json: v,
-            }
+        .map(|v| Fixture {
+            signed: common::Signed::from_json(&v),
+            body: b64(v["body_b64"].as_str().unwrap()),
+            s3: v["s3"].as_bool().unwrap(),
+            json: v,
         })
         .collect()
 }

@@ -8,38 +8,25 @@ mod common;
 
 use http::{HeaderMap, HeaderValue};
 use ironsage_sigv4::*;
-use time::format_description::well_known::Rfc3339;
 
 struct Fixture {
-    name: String,
-    method: String,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    akid: String,
-    secret: String,
-    token: Option<String>,
-    now: time::OffsetDateTime,
+    signed: common::Signed,
     virtual_bucket: Option<String>,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = common::Signed;
+    fn deref(&self) -> &common::Signed {
+        &self.signed
+    }
 }
 
 fn fixtures() -> Vec<Fixture> {
     common::json_fixtures("fixtures_v2")
         .into_iter()
-        .map(|v| {
-            let headers = common::fixture_headers(&v);
-            Fixture {
-                name: v["name"].as_str().unwrap().to_string(),
-                method: v["method"].as_str().unwrap().to_string(),
-                path: v["path"].as_str().unwrap().to_string(),
-                query: v["query"].as_str().unwrap().to_string(),
-                headers,
-                akid: v["access_key_id"].as_str().unwrap().to_string(),
-                secret: v["secret_access_key"].as_str().unwrap().to_string(),
-                token: v["session_token"].as_str().map(str::to_string),
-                now: time::OffsetDateTime::parse(v["now"].as_str().unwrap(), &Rfc3339).unwrap(),
-                virtual_bucket: v["virtual_bucket"].as_str().map(str::to_string),
-            }
+        .map(|v| Fixture {
+            signed: common::Signed::from_json(&v),
+            virtual_bucket: v["virtual_bucket"].as_str().map(str::to_string),
         })
         .collect()
 }

@@ -81,3 +81,39 @@ pub fn fixture_headers(v: &serde_json::Value) -> HeaderMap {
     }
     headers
 }
+
+/// What every botocore-signed fixture holds (SigV4 and SigV2): the request
+/// as sent, the credentials that signed it and the time it was signed at.
+pub struct Signed {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub akid: String,
+    pub secret: String,
+    pub token: Option<String>,
+    pub now: time::OffsetDateTime,
+}
+
+impl Signed {
+    /// The common fields of a JSON fixture.
+    pub fn from_json(v: &serde_json::Value) -> Signed {
+        let text = |k: &str| v[k].as_str().unwrap().to_string();
+        Signed {
+            name: text("name"),
+            method: text("method"),
+            path: text("path"),
+            query: text("query"),
+            headers: fixture_headers(v),
+            akid: text("access_key_id"),
+            secret: text("secret_access_key"),
+            token: v["session_token"].as_str().map(str::to_string),
+            now: time::OffsetDateTime::parse(
+                v["now"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap(),
+        }
+    }
+}
