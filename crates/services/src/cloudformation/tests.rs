@@ -833,7 +833,10 @@ Resources:
     Type: AWS::EC2::Route
     DependsOn: Att
     Properties: {RouteTableId: !Ref Rtb, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref Igw}
-  Eip: {Type: AWS::EC2::EIP, Properties: {Domain: vpc}}
+  # AWS's EIP docs: an address in a VPC of the same template depends on the
+  # gateway attachment (else deleting them in parallel may detach the
+  # gateway while the NAT gateway still maps the address).
+  Eip: {Type: AWS::EC2::EIP, DependsOn: Att, Properties: {Domain: vpc}}
   Nat: {Type: AWS::EC2::NatGateway, Properties: {SubnetId: !Ref Sub, AllocationId: !GetAtt Eip.AllocationId}}
   Dopt: {Type: AWS::EC2::DHCPOptions, Properties: {DomainName: corp.example, DomainNameServers: [AmazonProvidedDNS]}}
   DoptAssoc: {Type: AWS::EC2::VPCDHCPOptionsAssociation, Properties: {VpcId: !Ref Vpc, DhcpOptionsId: !Ref Dopt}}
