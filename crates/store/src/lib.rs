@@ -101,6 +101,27 @@ const MIGRATIONS: &[&str] = &[
     // 2: rows without a parent (most) keep no entry in the parent index.
     "DROP INDEX docs_parent;
     CREATE INDEX docs_parent ON docs (svc, kind, scope, parent, key) WHERE parent IS NOT NULL;",
+    // 3: documents move to a rowid table with a unique key index. A WITHOUT
+    // ROWID table keeps whole rows in its interior pages too, so 2 KiB
+    // documents (an S3 object with its inline body) left four per interior
+    // page: deep trees, and an insert at a scattered key rewrote a chain of
+    // them. Now the table appends (new rowids are the largest) and only the
+    // small key index takes scattered inserts (sqlite.org/withoutrowid.html §4).
+    "CREATE TABLE docs_rowid (
+        svc TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        parent TEXT,
+        seq INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    INSERT INTO docs_rowid (svc, kind, scope, key, parent, seq, doc)
+        SELECT svc, kind, scope, key, parent, seq, doc FROM docs ORDER BY seq;
+    DROP TABLE docs;
+    ALTER TABLE docs_rowid RENAME TO docs;
+    CREATE UNIQUE INDEX docs_key ON docs (svc, kind, scope, key);
+    CREATE INDEX docs_parent ON docs (svc, kind, scope, parent, key) WHERE parent IS NOT NULL;",
 ];
 
 /// Rows waiting in the journal before this many make the flusher run at

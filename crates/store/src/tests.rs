@@ -391,6 +391,85 @@ fn survives_reopen_and_keeps_seq() {
     );
 }
 
+#[test]
+fn a_version_2_database_moves_its_documents_to_the_rowid_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "page_size", 8192).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut put = conn
+            .prepare("INSERT INTO docs (svc, kind, scope, key, parent, seq, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .unwrap();
+        for (key, parent, seq) in [("b", None, 2), ("a", None, 7), ("a/p", Some("a"), 3)] {
+            let kind = if parent.is_some() { "policy" } else { "role" };
+            let doc = format!("{{\"k\":\"{key}\"}}");
+            put.execute(params!["iam", kind, "acct", key, parent, seq, doc])
+                .unwrap();
+        }
+        conn.execute("INSERT INTO seqs (name, value) VALUES ('iam:docs', 7)", [])
+            .unwrap();
+    }
+    let s = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let iam = s.service("iam");
+    let roles = iam.list("role", "acct", None).unwrap();
+    assert_eq!(
+        roles
+            .iter()
+            .map(|r| (r.key.as_str(), r.seq))
+            .collect::<Vec<_>>(),
+        [("a", 7), ("b", 2)]
+    );
+    assert_eq!(
+        iam.list("policy", "acct", Some("a")).unwrap()[0].doc,
+        json!({"k": "a/p"})
+    );
+    // A replaced row keeps its sequence; a new one takes the next.
+    iam.write(|tx| -> Result<(), StoreError> {
+        tx.put("role", "acct", "b", None, &json!({"k": "b2"}))?;
+        tx.put("role", "acct", "c", None, &json!({"k": "c"}))
+    })
+    .unwrap()
+    .unwrap();
+    drop(iam);
+    drop(s);
+    let conn = Connection::open(&path).unwrap();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'docs'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+    let rows: Vec<(String, i64, String)> = conn
+        .prepare("SELECT key, seq, doc FROM docs WHERE kind = 'role' ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("a".into(), 7, r#"{"k":"a"}"#.into()),
+            ("b".into(), 2, r#"{"k":"b2"}"#.into()),
+            ("c".into(), 8, r#"{"k":"c"}"#.into()),
+        ]
+    );
+    // The key stays unique.
+    let dup = conn.execute(
+        "INSERT INTO docs (svc, kind, scope, key, parent, seq, doc) VALUES ('iam', 'role', 'acct', 'a', NULL, 9, '{}')",
+        [],
+    );
+    assert!(dup.is_err());
+}
+
 /// The journal record format.
 mod journal_records {
     use crate::journal::*;
