@@ -75,6 +75,13 @@ impl Expect {
             ("ChecksumCRC64NVME", "CRC64NVME"),
         ] {
             if let Some(v) = super::s(input, member) {
+                if e.checksum.is_some() {
+                    return Err(err(
+                        "InvalidRequest",
+                        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                        400,
+                    ));
+                }
                 e.algorithm = Some(algo.to_string());
                 e.checksum = Some(v.to_string());
             }

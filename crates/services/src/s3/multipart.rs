@@ -291,10 +291,25 @@ impl S3 {
         let up = self.upload(bname, key, upload_id)?;
         sse::check_no_sse_c(input)?;
         let mut expect = Expect::from_input(input)?;
-        if expect.algorithm.is_none() {
+        match (&up.checksum_algorithm, &expect.algorithm) {
             // The upload's checksum covers every part: computed here when
             // the part came without one.
-            expect.algorithm = up.checksum_algorithm.clone();
+            (Some(_), None) => expect.algorithm = up.checksum_algorithm.clone(),
+            // A part checksummed otherwise than its upload says cannot be
+            // combined (an upload created without an algorithm takes any:
+            // SDKs checksum every part by default).
+            (Some(want), Some(got)) if !want.eq_ignore_ascii_case(got) => {
+                return Err(AwsError::new(
+                    "InvalidRequest",
+                    format!(
+                        "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                        want.to_ascii_lowercase(),
+                        got.to_ascii_lowercase()
+                    ),
+                    400,
+                ));
+            }
+            _ => {}
         }
         let dk = up.sse.as_ref().map(|x| self.data_key(x)).transpose()?;
         let mut body: Box<dyn std::io::Read + Send> = match body {

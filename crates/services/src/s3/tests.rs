@@ -2898,6 +2898,57 @@ fn multipart_checksums_composite_and_full_object() {
         )),
         ("BadDigest".into(), 400)
     );
+    // A part checksummed with another algorithm than its upload's is
+    // refused, as are two checksums at once; an upload created without an
+    // algorithm takes a part's (SDKs send CRC32 on every part by default).
+    let part = |key: &str, id: &str, extra: Value| {
+        let mut input = json!({"Bucket": "ck-bkt", "Key": key, "UploadId": id, "PartNumber": 2});
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        e.stream("UploadPart", input, b"xyz")
+    };
+    let mismatch = part(
+        "f",
+        &id,
+        json!({"ChecksumSHA256": b64(&sum("SHA256", b"xyz"))}),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(
+        (mismatch.code.as_str(), mismatch.status),
+        ("InvalidRequest", 400)
+    );
+    assert_eq!(
+        mismatch.message,
+        "Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: sha256"
+    );
+    let two = part(
+        "f",
+        &id,
+        json!({"ChecksumCRC32": b64(&sum("CRC32", b"xyz")), "ChecksumSHA1": b64(&sum("SHA1", b"xyz"))}),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(
+        two.message,
+        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+    );
+    let plain = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "ck-bkt", "Key": "p"}),
+        )
+        .unwrap();
+    let pid = plain["UploadId"].as_str().unwrap().to_string();
+    let o = part(
+        "p",
+        &pid,
+        json!({"ChecksumCRC32": b64(&sum("CRC32", b"xyz"))}),
+    )
+    .unwrap()
+    .output;
+    assert_eq!(o["ChecksumCRC32"], b64(&sum("CRC32", b"xyz")));
     let done = e
         .call(
             "CompleteMultipartUpload",
