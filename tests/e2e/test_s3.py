@@ -393,19 +393,31 @@ def test_sigv2_presigned_urls_and_header_signing(server):
 
 
 def test_every_sdk_checksum_algorithm(server):
-    """boto3 sends SHA1/SHA256 checksums as aws-chunked trailers; they are verified,
-    stored, and returned with ChecksumMode=ENABLED."""
+    """Every checksum the pinned boto3 computes without the CRT (CRC32, SHA1,
+    SHA256, SHA512) is verified, stored, and returned with ChecksumMode=ENABLED."""
     import base64
+    import zlib
     s3 = server.client("s3")
     s3.create_bucket(Bucket="sums-bucket")
     body = b"checksummed " * 1000
-    for algo, fn in [("SHA256", hashlib.sha256), ("SHA1", hashlib.sha1)]:
+    digests = {
+        "SHA256": hashlib.sha256(body).digest(),
+        "SHA1": hashlib.sha1(body).digest(),
+        "SHA512": hashlib.sha512(body).digest(),
+        "CRC32": zlib.crc32(body).to_bytes(4, "big"),
+    }
+    for algo, digest in digests.items():
         s3.put_object(Bucket="sums-bucket", Key=algo, Body=body, ChecksumAlgorithm=algo)
         got = s3.head_object(Bucket="sums-bucket", Key=algo, ChecksumMode="ENABLED")
         assert f"Checksum{algo}" in got, got
-        assert got[f"Checksum{algo}"] == base64.b64encode(fn(body).digest()).decode()
+        assert got[f"Checksum{algo}"] == base64.b64encode(digest).decode()
         assert s3.get_object(Bucket="sums-bucket", Key=algo, ChecksumMode="ENABLED")["Body"].read() == body
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="sums-bucket", Key="bad", Body=body,
                       ChecksumSHA256=base64.b64encode(hashlib.sha256(b"other").digest()).decode())
     assert e.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket="sums-bucket", Key="bad", Body=body,
+                      ChecksumSHA512=base64.b64encode(hashlib.sha512(b"other").digest()).decode())
+    assert e.value.response["Error"]["Code"] == "BadDigest"
+    assert "SHA512" in e.value.response["Error"]["Message"]

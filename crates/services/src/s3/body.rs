@@ -67,13 +67,7 @@ impl Expect {
             opaque_etag: false,
             inline: false,
         };
-        for (member, algo) in [
-            ("ChecksumCRC32", "CRC32"),
-            ("ChecksumCRC32C", "CRC32C"),
-            ("ChecksumSHA1", "SHA1"),
-            ("ChecksumSHA256", "SHA256"),
-            ("ChecksumCRC64NVME", "CRC64NVME"),
-        ] {
+        for &(member, algo) in super::hash::CHECKSUM_MEMBERS {
             if let Some(v) = super::s(input, member) {
                 if e.checksum.is_some() {
                     return Err(err(

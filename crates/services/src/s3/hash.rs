@@ -335,6 +335,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_checksum_algorithm_by_its_published_vectors() {
+        let sum = |algo: &str, data: &[u8]| {
+            let mut c = Checksum::for_algorithm(algo).unwrap();
+            c.update(data);
+            hex(&c.finish())
+        };
+        assert_eq!(sum("sha512", b"abc"), "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+        assert_eq!(sum("MD5", b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        // xxHash's reference values for the empty input, seed 0, in the
+        // canonical (big-endian) form.
+        assert_eq!(sum("XXHASH64", b""), "ef46db3751d8e999");
+        assert_eq!(sum("XXHASH3", b""), "2d06800538d394c2");
+        assert_eq!(sum("XXHASH128", b""), "99aa06d3014798d86001c324468d497f");
+        // Fed in pieces, the same as at once.
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for &(_, algo) in CHECKSUM_MEMBERS {
+            let mut c = Checksum::for_algorithm(algo).unwrap();
+            for piece in data.chunks(777) {
+                c.update(piece);
+            }
+            assert_eq!(hex(&c.finish()), sum(algo, &data), "{algo}");
+        }
+        assert!(Checksum::for_algorithm("SHA384").is_none());
+    }
+
+    #[test]
     fn md5_rfc_vectors() {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
@@ -438,6 +464,21 @@ impl Default for Crc64Nvme {
     }
 }
 
+/// S3's checksum members (`Checksum<ALGORITHM>`, header
+/// `x-amz-checksum-<algorithm>`) with their algorithms.
+pub const CHECKSUM_MEMBERS: &[(&str, &str)] = &[
+    ("ChecksumCRC32", "CRC32"),
+    ("ChecksumCRC32C", "CRC32C"),
+    ("ChecksumCRC64NVME", "CRC64NVME"),
+    ("ChecksumSHA1", "SHA1"),
+    ("ChecksumSHA256", "SHA256"),
+    ("ChecksumSHA512", "SHA512"),
+    ("ChecksumMD5", "MD5"),
+    ("ChecksumXXHASH64", "XXHASH64"),
+    ("ChecksumXXHASH3", "XXHASH3"),
+    ("ChecksumXXHASH128", "XXHASH128"),
+];
+
 /// One of the checksum algorithms S3 accepts (`x-amz-checksum-*`).
 pub enum Checksum {
     /// CRC32 or CRC32C.
@@ -448,11 +489,20 @@ pub enum Checksum {
     Sha1(sha1::Sha1),
     /// SHA256.
     Sha256(sha2::Sha256),
+    /// SHA512.
+    Sha512(sha2::Sha512),
+    /// MD5 (as a checksum, apart from the ETag).
+    Md5(Md5),
+    /// XXHASH64 (seed 0).
+    Xxh64(xxhash_rust::xxh64::Xxh64),
+    /// XXHASH3 (64-bit) or XXHASH128 (`true`), seed 0.
+    Xxh3(Box<xxhash_rust::xxh3::Xxh3>, bool),
 }
 
 impl Checksum {
     /// The algorithm by its S3 name (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`,
-    /// `SHA256`; any case).
+    /// `SHA256`, `SHA512`, `MD5`, `XXHASH64`, `XXHASH3`, `XXHASH128`; any
+    /// case).
     pub fn for_algorithm(name: &str) -> Option<Checksum> {
         use sha1::Digest;
         Some(match name.to_ascii_uppercase().as_str() {
@@ -461,6 +511,11 @@ impl Checksum {
             "CRC64NVME" => Checksum::Crc64(Crc64Nvme::new()),
             "SHA1" => Checksum::Sha1(sha1::Sha1::new()),
             "SHA256" => Checksum::Sha256(sha2::Sha256::new()),
+            "SHA512" => Checksum::Sha512(sha2::Sha512::new()),
+            "MD5" => Checksum::Md5(Md5::new()),
+            "XXHASH64" => Checksum::Xxh64(xxhash_rust::xxh64::Xxh64::new(0)),
+            "XXHASH3" => Checksum::Xxh3(Box::default(), false),
+            "XXHASH128" => Checksum::Xxh3(Box::default(), true),
             _ => return None,
         })
     }
@@ -473,6 +528,10 @@ impl Checksum {
             Checksum::Crc64(c) => c.update(data),
             Checksum::Sha1(h) => h.update(data),
             Checksum::Sha256(h) => h.update(data),
+            Checksum::Sha512(h) => h.update(data),
+            Checksum::Md5(h) => h.update(data),
+            Checksum::Xxh64(h) => h.update(data),
+            Checksum::Xxh3(h, _) => h.update(data),
         }
     }
 
@@ -484,6 +543,12 @@ impl Checksum {
             Checksum::Crc64(c) => c.finish().to_vec(),
             Checksum::Sha1(h) => h.finalize().to_vec(),
             Checksum::Sha256(h) => h.finalize().to_vec(),
+            Checksum::Sha512(h) => h.finalize().to_vec(),
+            Checksum::Md5(h) => h.finish().to_vec(),
+            // The xxHash digests in their canonical (big-endian) byte form.
+            Checksum::Xxh64(h) => h.digest().to_be_bytes().to_vec(),
+            Checksum::Xxh3(h, false) => h.digest().to_be_bytes().to_vec(),
+            Checksum::Xxh3(h, true) => h.digest128().to_be_bytes().to_vec(),
         }
     }
 }
@@ -608,6 +673,11 @@ impl std::fmt::Debug for Checksum {
             Checksum::Crc64(_) => "Checksum::Crc64",
             Checksum::Sha1(_) => "Checksum::Sha1",
             Checksum::Sha256(_) => "Checksum::Sha256",
+            Checksum::Sha512(_) => "Checksum::Sha512",
+            Checksum::Md5(_) => "Checksum::Md5",
+            Checksum::Xxh64(_) => "Checksum::Xxh64",
+            Checksum::Xxh3(_, false) => "Checksum::Xxh3",
+            Checksum::Xxh3(_, true) => "Checksum::Xxh128",
         })
     }
 }

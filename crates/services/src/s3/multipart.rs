@@ -111,9 +111,9 @@ fn checksum_type_for(
 /// Whether the checksums a CompleteMultipartUpload part lists (if any)
 /// are the stored part's.
 fn part_checksum_matches(p: &Part, listed: &Value) -> bool {
-    ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+    super::hash::CHECKSUM_MEMBERS
         .iter()
-        .all(|algo| match s(listed, &format!("Checksum{algo}")) {
+        .all(|&(member, algo)| match s(listed, member) {
             None => true,
             Some(v) => p
                 .checksum

@@ -2647,7 +2647,7 @@ fn checksum_algorithms_match_their_check_values() {
         sum("SHA256", b"abc"),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
-    assert!(Checksum::for_algorithm("MD5").is_none());
+    assert!(Checksum::for_algorithm("SHA384").is_none());
     // Through PutObject: stored, returned with ChecksumMode, a wrong one refused.
     let e = env();
     e.mk("sum-bkt");
@@ -2673,10 +2673,23 @@ fn checksum_algorithms_match_their_check_values() {
     assert_eq!(code(r), ("BadDigest".into(), 400));
     let r = e.stream(
         "PutObject",
-        json!({"Bucket": "sum-bkt", "Key": "k3", "ChecksumAlgorithm": "MD5"}),
+        json!({"Bucket": "sum-bkt", "Key": "k3", "ChecksumAlgorithm": "SHA384"}),
         b"hello",
     );
     assert_eq!(code(r), ("InvalidRequest".into(), 400));
+    // The algorithms newer models list: computed when asked for.
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "sum-bkt", "Key": "k4", "ChecksumAlgorithm": "XXHASH128"}),
+            b"",
+        )
+        .unwrap()
+        .output;
+    assert_eq!(
+        out["ChecksumXXHASH128"],
+        B64.encode(0x99aa_06d3_0147_98d8_6001_c324_468d_497f_u128.to_be_bytes())
+    );
 }
 
 fn sha256_raw(data: &[u8]) -> Vec<u8> {
