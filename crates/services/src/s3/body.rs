@@ -27,6 +27,35 @@ const BUF: usize = 64 * 1024;
 /// and write syscalls per byte).
 const BIG_BUF: usize = 1024 * 1024;
 
+/// Bodies at least this long (or of unknown length) are hashed on a
+/// helper thread while the request's thread encrypts and writes them.
+const HASH_THREAD_MIN: u64 = 8 * 1024 * 1024;
+/// Chunks queued for the hashing thread at most (of up to [`BIG_BUF`]).
+const HASH_QUEUE: usize = 4;
+
+/// The digests a body's bytes feed: the MD5 (ETag, `Content-MD5`) and the
+/// requested `x-amz-checksum-*`.
+struct Hashes {
+    md5: Option<Md5>,
+    sum: Option<super::hash::Checksum>,
+}
+
+impl Hashes {
+    fn update(&mut self, chunk: &[u8]) {
+        if let Some(m) = self.md5.as_mut() {
+            m.update(chunk);
+        }
+        if let Some(c) = self.sum.as_mut() {
+            c.update(chunk);
+        }
+    }
+
+    /// Whether any digest is computed at all.
+    fn busy(&self) -> bool {
+        self.md5.is_some() || self.sum.is_some()
+    }
+}
+
 /// What was written.
 #[derive(Debug)]
 pub(crate) struct Stored {
@@ -161,11 +190,13 @@ impl S3 {
         } else {
             Sink::File(self.blobs.begin().map_err(super::internal_store)?)
         };
-        let mut md5 = (!expect.opaque_etag || expected_md5.is_some()).then(Md5::new);
-        let mut crc = expect
-            .algorithm
-            .as_deref()
-            .and_then(super::hash::Checksum::for_algorithm);
+        let mut hashes = Hashes {
+            md5: (!expect.opaque_etag || expected_md5.is_some()).then(Md5::new),
+            sum: expect
+                .algorithm
+                .as_deref()
+                .and_then(super::hash::Checksum::for_algorithm),
+        };
         // The blob id is chosen first: encrypted frames are bound to it.
         let id = if inline {
             super::random_id()
@@ -176,7 +207,6 @@ impl S3 {
         };
         let mut enc = key.map(|k| FrameEncryptor::new(k, id.as_bytes()));
         let mut sealed: Vec<u8> = Vec::new();
-        let mut size = 0u64;
         // A small body needs no 64 KiB buffer (one byte more than declared
         // lets the first read see the end). Plaintext is wiped after use
         // only when it is to be encrypted: an unencrypted object's bytes
@@ -193,36 +223,64 @@ impl S3 {
             &mut plain_buf
         };
         buf.resize(cap, 0);
-        loop {
-            let n = match body.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::info!(error = %e, "s3: request body failed");
+        // Reads the body to its end, each chunk to `feed` (the hashes) and
+        // then, encrypted or not, to the sink; the body's length.
+        let mut copy = |feed: &mut dyn FnMut(&[u8])| -> Result<u64, AwsError> {
+            let mut size = 0u64;
+            loop {
+                let n = match body.read(buf) {
+                    Ok(0) => return Ok(size),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        tracing::info!(error = %e, "s3: request body failed");
+                        return Err(incomplete());
+                    }
+                };
+                let chunk = &buf[..n];
+                feed(chunk);
+                size += n as u64;
+                if inline && expect.content_length.is_some_and(|l| size > l) {
                     return Err(incomplete());
                 }
-            };
-            let chunk = &buf[..n];
-            if let Some(m) = md5.as_mut() {
-                m.update(chunk);
-            }
-            if let Some(c) = crc.as_mut() {
-                c.update(chunk);
-            }
-            size += n as u64;
-            if inline && expect.content_length.is_some_and(|l| size > l) {
-                return Err(incomplete());
-            }
-            match enc.as_mut() {
-                Some(e) => {
-                    sealed.clear();
-                    e.push(chunk, &mut sealed);
-                    w.write_all(&sealed).map_err(io_err)?;
+                match enc.as_mut() {
+                    Some(e) => {
+                        sealed.clear();
+                        e.push(chunk, &mut sealed);
+                        w.write_all(&sealed).map_err(io_err)?;
+                    }
+                    None => w.write_all(chunk).map_err(io_err)?,
                 }
-                None => w.write_all(chunk).map_err(io_err)?,
             }
-        }
+        };
+        let offload = hashes.busy() && expect.content_length.is_none_or(|l| l >= HASH_THREAD_MIN);
+        let (size, hashes) = if offload {
+            // MD5 runs at about the disk's speed: on a helper thread it
+            // overlaps the encryption and the writes instead of adding to
+            // them. The bounded queue keeps memory flat.
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(HASH_QUEUE);
+                let helper = scope.spawn(move || {
+                    for chunk in rx {
+                        hashes.update(&chunk);
+                    }
+                    hashes
+                });
+                let copied = copy(&mut |c: &[u8]| {
+                    // A send fails only if the helper is gone, which
+                    // the join below reports.
+                    let _ = tx.send(Zeroizing::new(c.to_vec()));
+                });
+                drop(tx);
+                let hashes = helper
+                    .join()
+                    .map_err(|_| err("InternalError", "The body's checksum thread failed.", 500))?;
+                Ok::<_, AwsError>((copied?, hashes))
+            })?
+        } else {
+            let size = copy(&mut |c: &[u8]| hashes.update(c))?;
+            (size, hashes)
+        };
         if let Some(e) = enc {
             sealed.clear();
             e.finish(&mut sealed);
@@ -231,6 +289,7 @@ impl S3 {
         if expect.content_length.is_some_and(|l| l != size) {
             return Err(incomplete());
         }
+        let Hashes { md5, sum: crc } = hashes;
         let digest = match md5 {
             Some(m) => m.finish(),
             None => ironsage_crypto::random_bytes::<16>(),
