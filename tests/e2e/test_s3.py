@@ -421,3 +421,74 @@ def test_every_sdk_checksum_algorithm(server):
                       ChecksumSHA512=base64.b64encode(hashlib.sha512(b"other").digest()).decode())
     assert e.value.response["Error"]["Code"] == "BadDigest"
     assert "SHA512" in e.value.response["Error"]["Message"]
+
+
+def _post_form(url, fields, file_name, data):
+    """POSTs an HTML upload form (multipart/form-data), the file last, as a browser does."""
+    boundary = "----ironsageFormBoundary7MA4YWxk"
+    body = b""
+    for k, v in fields.items():
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+def test_browser_upload_with_a_presigned_post_policy(server):
+    """boto3's generate_presigned_post: the signed policy's conditions bind the form,
+    the signer's IAM permissions decide, and the file lands as an object."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="post-bucket")
+    v4 = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
+                      region_name="us-east-1", config=botocore.config.Config(signature_version="s3v4"))
+    post = v4.generate_presigned_post(
+        "post-bucket", "uploads/${filename}",
+        Fields={"Content-Type": "text/plain", "success_action_status": "201", "x-amz-meta-owner": "ana"},
+        Conditions=[{"Content-Type": "text/plain"}, {"success_action_status": "201"},
+                    {"x-amz-meta-owner": "ana"}, ["content-length-range", 1, 1000]],
+        ExpiresIn=300)
+    status, body, headers = _post_form(post["url"], post["fields"], "notes.txt", b"hello from a browser")
+    assert status == 201, body
+    assert b"<Key>uploads/notes.txt</Key>" in body and b"<Bucket>post-bucket</Bucket>" in body
+    got = s3.get_object(Bucket="post-bucket", Key="uploads/notes.txt")
+    assert got["Body"].read() == b"hello from a browser"
+    assert got["ContentType"] == "text/plain" and got["Metadata"] == {"owner": "ana"}
+    assert headers["ETag"] == got["ETag"]
+
+    def refused(fields, data=b"x", name="a.txt"):
+        status, body, _ = _post_form(post["url"], fields, name, data)
+        return status, body.decode()
+
+    # A field changed from what the policy allows, one it does not name, a forged signature.
+    status, body = refused({**post["fields"], "Content-Type": "text/html"})
+    assert status == 403 and "Policy Condition failed" in body and "Content-Type" in body
+    status, body = refused({**post["fields"], "x-amz-meta-extra": "1"})
+    assert status == 403 and "Extra input fields: x-amz-meta-extra" in body
+    assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    status, body = refused({**post["fields"], "x-amz-signature": "0" * 64})
+    assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body
+    # boto3's default form for us-east-1 is SigV2 (AWSAccessKeyId, signature); default answer 204.
+    v2 = s3.generate_presigned_post("post-bucket", "v2.txt", ExpiresIn=300)
+    assert "AWSAccessKeyId" in v2["fields"]
+    status, body, _ = _post_form(v2["url"], v2["fields"], "v2.txt", b"legacy form")
+    assert status == 204, body
+    assert s3.get_object(Bucket="post-bucket", Key="v2.txt")["Body"].read() == b"legacy form"
+    status, body = refused({**v2["fields"], "signature": "AAAA" + v2["fields"]["signature"][4:]})
+    assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body
+    # content-length-range: too large stores nothing.
+    status, body = refused(post["fields"], data=b"y" * 1001, name="big.txt")
+    assert status == 400 and "<Code>EntityTooLarge</Code>" in body
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket="post-bucket", Key="uploads/big.txt")
+    # The signer's own permissions decide, as for any PutObject.
+    _, k = make_user(server, "s3poster", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    reader = server.client("s3", ak=k["AccessKeyId"], sk=k["SecretAccessKey"])
+    theirs = reader.generate_presigned_post("post-bucket", "x.txt", ExpiresIn=300)
+    status, body = refused(theirs["fields"], name="x.txt")
+    assert status == 403 and "is not authorized to perform: s3:PutObject" in body

@@ -39,6 +39,9 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>, peer: SocketAdd
     if parts.uri.path().starts_with("/_ironsage/") {
         return internal_route(&app, &parts);
     }
+    if let Some(boundary) = crate::post::form_boundary(&parts) {
+        return crate::post::handle(app, parts, body, peer, request_id, boundary).await;
+    }
     let mut head = match classify(&parts, &request_id) {
         Ok(h) => h,
         Err(resp) => {
@@ -176,7 +179,7 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Picks the service among those sharing a signing name.
-fn pick_service(signing: &str, headers: &HeaderMap) -> Option<&'static ServiceInfo> {
+pub(crate) fn pick_service(signing: &str, headers: &HeaderMap) -> Option<&'static ServiceInfo> {
     let candidates = ironsage_model::services_for_signing_name(signing);
     if candidates.len() <= 1 {
         return candidates.first().copied();
@@ -258,7 +261,7 @@ fn is_s3(info: &ServiceInfo) -> bool {
 }
 
 /// Authentication failure texts differ per protocol family.
-fn auth_error(info: &ServiceInfo, kind: AuthFailure) -> AwsError {
+pub(crate) fn auth_error(info: &ServiceInfo, kind: AuthFailure) -> AwsError {
     let s3 = is_s3(info);
     let json = matches!(info.protocol, Protocol::Json | Protocol::RestJson);
     let ec2 = matches!(info.protocol, Protocol::Ec2);
@@ -355,7 +358,7 @@ fn auth_error(info: &ServiceInfo, kind: AuthFailure) -> AwsError {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum AuthFailure {
+pub(crate) enum AuthFailure {
     UnknownKey,
     BadToken,
     Expired,
@@ -372,7 +375,7 @@ fn family(info: &ServiceInfo) -> sigv4::ErrorFamily {
     }
 }
 
-fn sig_error(info: &ServiceInfo, e: &sigv4::SigError) -> AwsError {
+pub(crate) fn sig_error(info: &ServiceInfo, e: &sigv4::SigError) -> AwsError {
     let (code, message, status) = e.aws_error_for(family(info));
     AwsError::new(code, message, status)
 }
@@ -500,7 +503,8 @@ pub fn authenticate(
             }
             return Err(fail(sig_error(info, &e)));
         }
-        check_session(&key, auth, now).map_err(|f| fail(auth_error(info, f)))?;
+        check_session(&key, auth.security_token.as_deref(), now)
+            .map_err(|f| fail(auth_error(info, f)))?;
         // No chunk signatures in SigV2; the key is derived for completeness.
         let signing_key = sigv4::cached_signing_key(
             &key.secret_access_key,
@@ -559,19 +563,20 @@ pub fn authenticate(
             }
         }
     };
-    check_session(&key, auth, now).map_err(|f| fail(auth_error(info, f)))?;
+    check_session(&key, auth.security_token.as_deref(), now)
+        .map_err(|f| fail(auth_error(info, f)))?;
     Ok(Authenticated { key, signing_key })
 }
 
 /// Temporary credentials: the session token must match and be unexpired;
 /// long-term keys must not present one.
-fn check_session(
+pub(crate) fn check_session(
     key: &ironsage_services::credentials::AccessKey,
-    auth: &sigv4::ParsedAuth,
+    security_token: Option<&str>,
     now: time::OffsetDateTime,
 ) -> Result<(), AuthFailure> {
     if let Some(expected) = &key.session_token {
-        match &auth.security_token {
+        match security_token {
             Some(t) if constant_eq(t, expected) => {}
             _ => return Err(AuthFailure::BadToken),
         }
@@ -580,7 +585,7 @@ fn check_session(
                 return Err(AuthFailure::Expired);
             }
         }
-    } else if auth.security_token.is_some() {
+    } else if security_token.is_some() {
         return Err(AuthFailure::BadToken);
     }
     Ok(())

@@ -21,6 +21,7 @@ pub mod authz;
 pub mod endpoints;
 pub mod gateway;
 pub mod internal;
+pub mod post;
 pub mod stream;
 
 pub use app::{App, Config};

@@ -40,12 +40,12 @@ const READ_CHUNK: usize = 256 * 1024;
 /// or read in one go (response): no per-chunk hand-offs between threads.
 const SMALL_BODY: u64 = 64 * 1024;
 
-type Chunk = Result<Bytes, std::io::Error>;
+pub(crate) type Chunk = Result<Bytes, std::io::Error>;
 
 /// A blocking reader over chunks sent by an async task.
-struct ChannelReader {
-    rx: mpsc::Receiver<Chunk>,
-    cur: Bytes,
+pub(crate) struct ChannelReader {
+    pub(crate) rx: mpsc::Receiver<Chunk>,
+    pub(crate) cur: Bytes,
 }
 
 impl std::io::Read for ChannelReader {
@@ -141,7 +141,7 @@ fn stream_out(reply_body: ironsage_services::ResponseBody) -> Body {
 }
 
 /// Where the pump records why the body was rejected.
-type BodyFault = Arc<Mutex<Option<AwsError>>>;
+pub(crate) type BodyFault = Arc<Mutex<Option<AwsError>>>;
 
 fn io_error(msg: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
@@ -251,7 +251,7 @@ async fn pump(
 }
 
 /// Starts [`pump`] on the body; returns what it sends.
-fn spawn_pump(
+pub(crate) fn spawn_pump(
     body: Incoming,
     mode: sigv4::PayloadHash,
     decoder: Option<sigv4::ChunkedDecoder>,

@@ -17,6 +17,7 @@ mod chunked;
 mod crypto;
 mod error;
 mod parse;
+pub mod post;
 mod v2;
 
 pub use canonical::{canonical_request, canonical_uri, string_to_sign};

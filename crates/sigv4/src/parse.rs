@@ -50,7 +50,7 @@ fn parse_payload(req: &SignedRequest) -> Result<PayloadHash, SigError> {
     }
 }
 
-fn parse_credential(raw: &str) -> Result<Credential, SigError> {
+pub(crate) fn parse_credential(raw: &str) -> Result<Credential, SigError> {
     let mut parts = raw.split('/');
     let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
         parts.next(),

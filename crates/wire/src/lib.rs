@@ -6,6 +6,7 @@
 //! are base64 strings and parsed timestamps are ISO 8601 UTC strings.
 
 mod error;
+pub mod form;
 mod input;
 mod output;
 mod resolve;

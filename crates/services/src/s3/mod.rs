@@ -31,6 +31,7 @@ pub mod hash;
 mod list;
 mod multipart;
 mod objects;
+pub mod post;
 mod public;
 mod sse;
 #[cfg(test)]
