@@ -74,3 +74,20 @@ def test_disabled_and_pending_deletion_keys(server):
     kms.cancel_key_deletion(KeyId=key_id)
     kms.enable_key(KeyId=key_id)
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_data_key_pair_round_trip(server):
+    """GenerateDataKeyPair: the encrypted private key decrypts (with its context) to the
+    plaintext one; the public key is DER SubjectPublicKeyInfo; the WithoutPlaintext form keeps it back."""
+    kms = server.client("kms")
+    key_id = kms.create_key(Description="pairs")["KeyMetadata"]["KeyId"]
+    out = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P256", EncryptionContext={"use": "sign"})
+    assert out["KeyPairSpec"] == "ECC_NIST_P256"
+    assert out["PublicKey"][:2] == b"\x30\x59"  # SEQUENCE of a P-256 SubjectPublicKeyInfo (91 bytes)
+    back = kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"], EncryptionContext={"use": "sign"})
+    assert back["Plaintext"] == out["PrivateKeyPlaintext"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"])
+    assert e.value.response["Error"]["Code"] == "InvalidCiphertextException"
+    bare = kms.generate_data_key_pair_without_plaintext(KeyId=key_id, KeyPairSpec="RSA_2048")
+    assert "PrivateKeyPlaintext" not in bare and len(bare["PublicKey"]) > 256

@@ -235,6 +235,11 @@ pub(super) fn targets(
                         t = t.with_context("kms:DataKeySpec", vec![ks.into()]);
                     }
                 }
+                "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+                    if let Some(ks) = s(input, "KeyPairSpec") {
+                        t = t.with_context("kms:DataKeyPairSpec", vec![ks.into()]);
+                    }
+                }
                 _ => {}
             }
             // Key tags are resource tags.
@@ -408,6 +413,8 @@ pub(super) fn call(kms: &Kms, ctx: &Ctx<'_>, op: &str, i: &Value) -> Result<Valu
         "ReEncrypt" => re_encrypt(kms, ctx, i),
         "GenerateDataKey" => generate_data_key(kms, ctx, i, true),
         "GenerateDataKeyWithoutPlaintext" => generate_data_key(kms, ctx, i, false),
+        "GenerateDataKeyPair" => generate_data_key_pair(kms, ctx, i, true),
+        "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair(kms, ctx, i, false),
         "GenerateRandom" => {
             let n = int(i, "NumberOfBytes").unwrap_or(0);
             if !(1..=1024).contains(&n) {
@@ -1122,6 +1129,57 @@ fn generate_data_key(
     let mut out = json!({"CiphertextBlob": b64(&blob), "KeyId": d.arn});
     if plaintext {
         out["Plaintext"] = json!(b64(&dk));
+    }
+    Ok(out)
+}
+
+/// A new asymmetric key pair for the caller's own use: the private key
+/// (PKCS #8 DER) encrypted under a symmetric KMS key, the public key
+/// (X.509 SubjectPublicKeyInfo DER) in the clear, and the private key in
+/// the clear too unless `WithoutPlaintext`.
+fn generate_data_key_pair(
+    kms: &Kms,
+    ctx: &Ctx<'_>,
+    i: &Value,
+    plaintext: bool,
+) -> Result<Value, AwsError> {
+    let op = if plaintext {
+        "GenerateDataKeyPair"
+    } else {
+        "GenerateDataKeyPairWithoutPlaintext"
+    };
+    let d = resolve(kms, ctx, i, Accept::AliasToo)?;
+    let name = req(i, "KeyPairSpec")?;
+    let spec = asym_spec(name).ok_or_else(|| {
+        err(
+            "UnsupportedOperationException",
+            format!("ironsage generates data key pairs of RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256 and ECC_NIST_P384, not {name}."),
+        )
+    })?;
+    if i.get("Recipient").is_some() {
+        return Err(err(
+            "UnsupportedOperationException",
+            "ironsage has no Nitro Enclaves: a Recipient attestation cannot be honoured.",
+        ));
+    }
+    if d.key_spec != "SYMMETRIC_DEFAULT" || d.key_usage != "ENCRYPT_DECRYPT" {
+        return Err(usage_error(&d, op));
+    }
+    Kms::check_usable(&d)?;
+    let private = ironsage_crypto::generate_asymmetric(spec)
+        .map_err(|e| kms_internal(format!("key generation failed: {e}")))?;
+    let public = ironsage_crypto::public_key_der(spec, &private)
+        .map_err(|e| kms_internal(format!("public key export failed: {e}")))?;
+    let c = context_pairs(i.get("EncryptionContext"));
+    let blob = kms.seal_with(&d, &private, &c)?;
+    let mut out = json!({
+        "PrivateKeyCiphertextBlob": b64(&blob),
+        "PublicKey": b64(&public),
+        "KeyId": d.arn,
+        "KeyPairSpec": name,
+    });
+    if plaintext {
+        out["PrivateKeyPlaintext"] = json!(b64(&private));
     }
     Ok(out)
 }

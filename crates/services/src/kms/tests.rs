@@ -625,3 +625,88 @@ fn grants() {
         "NotFoundException"
     );
 }
+
+#[test]
+fn data_key_pairs_decrypt_to_the_private_key_of_their_public_key() {
+    let (_d, _s, kms) = setup();
+    let id = new_key(&kms, json!({}));
+    let ctx = json!({"app": "signer"});
+    for (spec, asym) in [
+        ("ECC_NIST_P256", ironsage_crypto::AsymSpec::EccP256),
+        ("RSA_2048", ironsage_crypto::AsymSpec::Rsa2048),
+    ] {
+        let out = run(
+            &kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": id, "KeyPairSpec": spec, "EncryptionContext": ctx}),
+        )
+        .unwrap();
+        assert_eq!(out["KeyPairSpec"], spec);
+        let private = unb64(out["PrivateKeyPlaintext"].as_str().unwrap()).unwrap();
+        let public = unb64(out["PublicKey"].as_str().unwrap()).unwrap();
+        let blob = out["PrivateKeyCiphertextBlob"].as_str().unwrap();
+        // The blob is an ordinary ciphertext of the key, bound to the context.
+        assert_eq!(dec(&kms, blob, ctx.clone()).unwrap(), private);
+        assert_eq!(
+            code(dec(&kms, blob, json!({}))),
+            "InvalidCiphertextException"
+        );
+        assert_eq!(
+            ironsage_crypto::public_key_der(asym, &private).unwrap(),
+            public
+        );
+    }
+    let out = run(
+        &kms,
+        "GenerateDataKeyPairWithoutPlaintext",
+        json!({"KeyId": id, "KeyPairSpec": "ECC_NIST_P384"}),
+    )
+    .unwrap();
+    assert!(out.get("PrivateKeyPlaintext").is_none());
+    assert!(dec(
+        &kms,
+        out["PrivateKeyCiphertextBlob"].as_str().unwrap(),
+        json!({})
+    )
+    .is_ok());
+    assert_eq!(
+        code(run(
+            &kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": id, "KeyPairSpec": "SM2"})
+        )),
+        "UnsupportedOperationException"
+    );
+    let signing = new_key(
+        &kms,
+        json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+    );
+    assert_eq!(
+        code(run(
+            &kms,
+            "GenerateDataKeyPair",
+            json!({"KeyId": signing, "KeyPairSpec": "RSA_2048"})
+        )),
+        "InvalidKeyUsageException"
+    );
+    // The pair spec is a condition key.
+    let c = caller();
+    let cx = Ctx {
+        caller: &c,
+        region: REGION,
+        request_id: "r",
+        now: crate::util::now(),
+    };
+    let t = kms
+        .targets(
+            &cx,
+            "GenerateDataKeyPair",
+            &json!({"KeyId": id, "KeyPairSpec": "RSA_2048"}),
+        )
+        .unwrap();
+    assert_eq!(t[0].action, "kms:GenerateDataKeyPair");
+    assert!(t[0]
+        .context
+        .iter()
+        .any(|(k, v)| k == "kms:DataKeyPairSpec" && v == &["RSA_2048".to_string()]));
+}
