@@ -416,6 +416,14 @@ def test_every_sdk_checksum_algorithm(server):
         s3.put_object(Bucket="sums-bucket", Key="bad", Body=body,
                       ChecksumSHA256=base64.b64encode(hashlib.sha256(b"other").digest()).decode())
     assert e.value.response["Error"]["Code"] == "BadDigest"
+    # A client that sends no checksum (older SDKs, curl): S3 adds its default CRC64NVME.
+    bare = boto3.client("s3", endpoint_url=server.url, aws_access_key_id=ROOT_AK, aws_secret_access_key=ROOT_SK,
+                        region_name="us-east-1",
+                        config=botocore.config.Config(request_checksum_calculation="when_required"))
+    sent = bare.put_object(Bucket="sums-bucket", Key="no-sum", Body=body)
+    assert "ChecksumCRC32" not in sent and sent.get("ChecksumType") == "FULL_OBJECT"
+    got = s3.head_object(Bucket="sums-bucket", Key="no-sum", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC64NVME"] == sent["ChecksumCRC64NVME"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="sums-bucket", Key="bad", Body=body,
                       ChecksumSHA512=base64.b64encode(hashlib.sha512(b"other").digest()).decode())

@@ -50,9 +50,10 @@ impl Hashes {
         }
     }
 
-    /// Whether any digest is computed at all.
-    fn busy(&self) -> bool {
-        self.md5.is_some() || self.sum.is_some()
+    /// Whether a digest is slow enough (MD5, SHA, table-driven CRC32) to
+    /// be worth a thread of its own on a large body.
+    fn slow(&self) -> bool {
+        self.md5.is_some() || self.sum.as_ref().is_some_and(|c| !c.is_fast())
     }
 }
 
@@ -253,7 +254,7 @@ impl S3 {
                 }
             }
         };
-        let offload = hashes.busy() && expect.content_length.is_none_or(|l| l >= HASH_THREAD_MIN);
+        let offload = hashes.slow() && expect.content_length.is_none_or(|l| l >= HASH_THREAD_MIN);
         let (size, hashes) = if offload {
             // MD5 runs at about the disk's speed: on a helper thread it
             // overlaps the encryption and the writes instead of adding to

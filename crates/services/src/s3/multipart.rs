@@ -133,8 +133,12 @@ fn object_checksum(
 ) -> Result<Option<(String, String)>, AwsError> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let Some(algo) = up.checksum_algorithm.as_deref() else {
-        return Ok(None);
+    // An upload created without an algorithm gets S3's default full-object
+    // checksum when every part has it.
+    let default_type = Some("FULL_OBJECT".to_string());
+    let (algo, checksum_type) = match up.checksum_algorithm.as_deref() {
+        Some(a) => (a, &up.checksum_type),
+        None => (super::hash::DEFAULT_ALGORITHM, &default_type),
     };
     let mut raws = Vec::with_capacity(chosen.len());
     for p in chosen {
@@ -149,7 +153,7 @@ fn object_checksum(
             None => return Ok(None),
         }
     }
-    let value = if up.checksum_type.as_deref() == Some("FULL_OBJECT") {
+    let value = if checksum_type.as_deref() == Some("FULL_OBJECT") {
         super::hash::full_object_crc(algo, &raws).map(|r| b64.encode(r))
     } else {
         let only: Vec<Vec<u8>> = raws.into_iter().map(|(r, _)| r).collect();
@@ -295,6 +299,9 @@ impl S3 {
             // The upload's checksum covers every part: computed here when
             // the part came without one.
             (Some(_), None) => expect.algorithm = up.checksum_algorithm.clone(),
+            // An upload without an algorithm: its parts get S3's default,
+            // which combines into the object's full-object checksum.
+            (None, None) => expect.algorithm = Some(super::hash::DEFAULT_ALGORITHM.to_string()),
             // A part checksummed otherwise than its upload says cannot be
             // combined (an upload created without an algorithm takes any:
             // SDKs checksum every part by default).

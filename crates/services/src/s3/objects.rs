@@ -247,6 +247,11 @@ impl S3 {
         super::config::validate_object_tags(&tags)?;
         let mut expect = Expect::from_input(input)?;
         expect.inline = true;
+        if expect.algorithm.is_none() {
+            // As S3 does since 2025: an object uploaded without a checksum
+            // gets the default one.
+            expect.algorithm = Some(super::hash::DEFAULT_ALGORITHM.to_string());
+        }
         let enc = self.write_key(ctx, &bucket, key, input)?;
         // As on AWS, an SSE-KMS object's ETag is not the MD5 of its data.
         expect.opaque_etag = enc

@@ -3020,3 +3020,65 @@ fn multipart_checksums_composite_and_full_object() {
         .unwrap();
     assert_eq!(done["ChecksumCRC32"], b64(&sum("CRC32", b"abc")));
 }
+
+/// As S3 does since 2025, an object uploaded without a checksum gets the
+/// default CRC64NVME, single PUT or multipart (full-object, combined from
+/// the parts').
+#[test]
+fn uploads_without_a_checksum_get_the_default_crc64nvme() {
+    let e = env();
+    e.mk("dflt-bkt");
+    let crc = |b: &[u8]| {
+        let mut c = crate::s3::hash::Crc64Nvme::new();
+        c.update(b);
+        B64.encode(c.finish())
+    };
+    let out = e.put("dflt-bkt", "one", b"plain bytes");
+    assert_eq!(out["ChecksumCRC64NVME"], crc(b"plain bytes"));
+    assert_eq!(out["ChecksumType"], "FULL_OBJECT");
+    let (head, _) = e
+        .get(json!({"Bucket": "dflt-bkt", "Key": "one", "ChecksumMode": "ENABLED"}))
+        .unwrap();
+    assert_eq!(head["ChecksumCRC64NVME"], crc(b"plain bytes"));
+    // A checksum the client chose replaces the default.
+    let out = e
+        .stream(
+            "PutObject",
+            json!({"Bucket": "dflt-bkt", "Key": "two", "ChecksumAlgorithm": "CRC32"}),
+            b"x",
+        )
+        .unwrap()
+        .output;
+    assert!(out.get("ChecksumCRC64NVME").is_none() && out.get("ChecksumCRC32").is_some());
+    // Multipart without an algorithm.
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "dflt-bkt", "Key": "mp"}),
+        )
+        .unwrap();
+    let id = up["UploadId"].as_str().unwrap().to_string();
+    let p1: Vec<u8> = (0..5 * 1024 * 1024).map(|i: u32| (i % 253) as u8).collect();
+    let mut parts = Vec::new();
+    for (n, p) in [(1, p1.as_slice()), (2, b"end".as_slice())] {
+        let o = e
+            .stream(
+                "UploadPart",
+                json!({"Bucket": "dflt-bkt", "Key": "mp", "UploadId": id, "PartNumber": n}),
+                p,
+            )
+            .unwrap()
+            .output;
+        assert_eq!(o["ChecksumCRC64NVME"], crc(p));
+        parts.push(json!({"PartNumber": n, "ETag": o["ETag"]}));
+    }
+    let done = e
+        .call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "dflt-bkt", "Key": "mp", "UploadId": id, "MultipartUpload": {"Parts": parts}}),
+        )
+        .unwrap();
+    let whole: Vec<u8> = p1.iter().chain(b"end").copied().collect();
+    assert_eq!(done["ChecksumCRC64NVME"], crc(&whole));
+    assert_eq!(done["ChecksumType"], "FULL_OBJECT");
+}
