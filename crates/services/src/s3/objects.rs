@@ -710,8 +710,21 @@ impl S3 {
         let enc = self.write_key(ctx, &bucket, key, input)?;
         let src_key = self.version_key(&src)?;
         let mut reader = self.reader(&src.blobs, 0, src.size, src_key.as_ref())?;
+        // The copy's checksum: the one asked for, else the source's
+        // algorithm (recomputed over the whole copy), else S3's default.
+        let algorithm = s(input, "ChecksumAlgorithm")
+            .map(str::to_ascii_uppercase)
+            .or_else(|| src.checksum.as_ref().map(|c| c.0.clone()))
+            .unwrap_or_else(|| super::hash::DEFAULT_ALGORITHM.to_string());
+        if super::hash::Checksum::for_algorithm(&algorithm).is_none() {
+            return Err(err(
+                "InvalidRequest",
+                "Value for x-amz-checksum-algorithm header is invalid.",
+                400,
+            ));
+        }
         let expect = super::body::Expect {
-            algorithm: src.checksum.as_ref().map(|c| c.0.clone()),
+            algorithm: Some(algorithm),
             content_length: Some(src.size),
             inline: true,
             ..Default::default()
@@ -752,6 +765,11 @@ impl S3 {
                 self.drop_blobs(dropped);
                 let mut out =
                     json!({"CopyObjectResult": {"ETag": etag, "LastModified": v.modified}});
+                if let Some((algo, val)) = &v.checksum {
+                    out["CopyObjectResult"][format!("Checksum{algo}")] = json!(val);
+                    out["CopyObjectResult"]["ChecksumType"] =
+                        json!(super::hash::checksum_type(val));
+                }
                 version_header(&bucket, &v, &mut out);
                 sse::response(v.sse.as_ref(), &mut out);
                 if src_bucket.versioning.is_some() {

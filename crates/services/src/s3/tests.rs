@@ -3082,3 +3082,47 @@ fn uploads_without_a_checksum_get_the_default_crc64nvme() {
     assert_eq!(done["ChecksumCRC64NVME"], crc(&whole));
     assert_eq!(done["ChecksumType"], "FULL_OBJECT");
 }
+
+#[test]
+fn copies_recompute_the_checksum_asked_for_or_the_sources() {
+    let e = env();
+    e.mk("cpy-bkt");
+    let sum = |algo: &str, b: &[u8]| {
+        let mut c = crate::s3::hash::Checksum::for_algorithm(algo).unwrap();
+        c.update(b);
+        B64.encode(c.finish())
+    };
+    e.stream(
+        "PutObject",
+        json!({"Bucket": "cpy-bkt", "Key": "src", "ChecksumAlgorithm": "SHA256"}),
+        b"copied bytes",
+    )
+    .unwrap();
+    let copy = |dst: &str, extra: Value| {
+        let mut input = json!({"Bucket": "cpy-bkt", "Key": dst, "CopySource": "cpy-bkt/src"});
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        e.call("CopyObject", input)
+    };
+    let same = copy("a", json!({})).unwrap();
+    assert_eq!(
+        same["CopyObjectResult"]["ChecksumSHA256"],
+        sum("SHA256", b"copied bytes")
+    );
+    let other = copy("b", json!({"ChecksumAlgorithm": "CRC32C"})).unwrap();
+    assert_eq!(
+        other["CopyObjectResult"]["ChecksumCRC32C"],
+        sum("CRC32C", b"copied bytes")
+    );
+    assert_eq!(other["CopyObjectResult"]["ChecksumType"], "FULL_OBJECT");
+    let (head, _) = e
+        .get(json!({"Bucket": "cpy-bkt", "Key": "b", "ChecksumMode": "ENABLED"}))
+        .unwrap();
+    assert_eq!(head["ChecksumCRC32C"], sum("CRC32C", b"copied bytes"));
+    assert!(head.get("ChecksumSHA256").is_none());
+    assert_eq!(
+        code(copy("c", json!({"ChecksumAlgorithm": "SHA384"}))),
+        ("InvalidRequest".into(), 400)
+    );
+}
