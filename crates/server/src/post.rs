@@ -36,8 +36,8 @@ pub fn form_boundary(parts: &http::request::Parts) -> Option<String> {
     {
         return None;
     }
-    let query = parts.uri.query().unwrap_or("");
-    if query.contains("X-Amz-Signature=") || query.contains("Signature=") {
+    // A presigned URL (SigV4 `X-Amz-Signature`, SigV2 `Signature`) is not a form.
+    if parts.uri.query().unwrap_or("").contains("Signature=") {
         return None;
     }
     let ct = parts
