@@ -61,7 +61,12 @@ struct Bounded<R> {
 }
 
 impl<R: Read> Bounded<R> {
-    fn refuse(&self, err: AwsError) -> std::io::Error {
+    /// Records why the upload is refused (the handler's read error is
+    /// replaced by it) and fails the read.
+    fn refuse(&self, code: &str, message: &str, limit: (&str, u64)) -> std::io::Error {
+        let err = s3_error(code, message, 400)
+            .with_extra("ProposedSize", self.read.to_string())
+            .with_extra(limit.0, limit.1.to_string());
         if let Ok(mut f) = self.fault.lock() {
             *f = Some(err);
         }
@@ -76,24 +81,16 @@ impl<R: Read> Read for Bounded<R> {
         if let Some((min, max)) = self.range {
             if self.read > max {
                 return Err(self.refuse(
-                    s3_error(
-                        "EntityTooLarge",
-                        "Your proposed upload exceeds the maximum allowed size",
-                        400,
-                    )
-                    .with_extra("ProposedSize", self.read.to_string())
-                    .with_extra("MaxSizeAllowed", max.to_string()),
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                    ("MaxSizeAllowed", max),
                 ));
             }
             if n == 0 && !buf.is_empty() && self.read < min {
                 return Err(self.refuse(
-                    s3_error(
-                        "EntityTooSmall",
-                        "Your proposed upload is smaller than the minimum allowed size",
-                        400,
-                    )
-                    .with_extra("ProposedSize", self.read.to_string())
-                    .with_extra("MinSizeAllowed", min.to_string()),
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                    ("MinSizeAllowed", min),
                 ));
             }
         }

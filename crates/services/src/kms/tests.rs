@@ -28,16 +28,27 @@ pub(crate) fn caller() -> Caller {
     }
 }
 
-pub(crate) fn run(kms: &Kms, op: &str, input: Value) -> Result<Value, AwsError> {
+/// Runs `f` as the test caller (the account's root) in the test region.
+fn as_caller<T>(f: impl FnOnce(&Ctx<'_>) -> T) -> T {
     let c = caller();
-    let ctx = Ctx {
+    f(&Ctx {
         caller: &c,
         region: REGION,
         request_id: "r",
         now: crate::util::now(),
-    };
-    kms.targets(&ctx, op, &input)?;
-    kms.call(&ctx, op, input)
+    })
+}
+
+pub(crate) fn run(kms: &Kms, op: &str, input: Value) -> Result<Value, AwsError> {
+    as_caller(|ctx| {
+        kms.targets(ctx, op, &input)?;
+        kms.call(ctx, op, input)
+    })
+}
+
+/// The authorization targets of `op` for the test caller.
+fn targets_of(kms: &Kms, op: &str, input: Value) -> Vec<crate::Target> {
+    as_caller(|ctx| kms.targets(ctx, op, &input)).unwrap()
 }
 
 fn code<T: std::fmt::Debug>(r: Result<T, AwsError>) -> String {
@@ -422,20 +433,11 @@ fn key_policies_and_targets() {
         run(&kms, "GetKeyPolicy", json!({"KeyId": id})).unwrap()["Policy"],
         json!(policy)
     );
-    let c = caller();
-    let ctx = Ctx {
-        caller: &c,
-        region: REGION,
-        request_id: "r",
-        now: crate::util::now(),
-    };
-    let t = kms
-        .targets(
-            &ctx,
-            "Encrypt",
-            &json!({"KeyId": id, "Plaintext": "eA==", "EncryptionContext": {"k": "v"}}),
-        )
-        .unwrap();
+    let t = targets_of(
+        &kms,
+        "Encrypt",
+        json!({"KeyId": id, "Plaintext": "eA==", "EncryptionContext": {"k": "v"}}),
+    );
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].action, "kms:Encrypt");
     let arn = format!("arn:aws:kms:{REGION}:{ACCT}:key/{id}");
@@ -690,20 +692,11 @@ fn data_key_pairs_decrypt_to_the_private_key_of_their_public_key() {
         "InvalidKeyUsageException"
     );
     // The pair spec is a condition key.
-    let c = caller();
-    let cx = Ctx {
-        caller: &c,
-        region: REGION,
-        request_id: "r",
-        now: crate::util::now(),
-    };
-    let t = kms
-        .targets(
-            &cx,
-            "GenerateDataKeyPair",
-            &json!({"KeyId": id, "KeyPairSpec": "RSA_2048"}),
-        )
-        .unwrap();
+    let t = targets_of(
+        &kms,
+        "GenerateDataKeyPair",
+        json!({"KeyId": id, "KeyPairSpec": "RSA_2048"}),
+    );
     assert_eq!(t[0].action, "kms:GenerateDataKeyPair");
     assert!(t[0]
         .context
