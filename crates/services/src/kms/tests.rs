@@ -479,15 +479,13 @@ fn key_policies_and_targets() {
         "InvalidCiphertextException"
     );
     // Decrypt targets name the key from the blob.
-    let t = kms
-        .targets(&ctx, "Decrypt", &json!({"CiphertextBlob": b64(&blob)}))
-        .unwrap();
+    let t = targets_of(&kms, "Decrypt", json!({"CiphertextBlob": b64(&blob)}));
     assert_eq!(t[0].resource, arn);
     assert_eq!(
-        code(
-            kms.targets(&ctx, "Decrypt", &json!({"CiphertextBlob": b64(b"garbage")}))
+        code(as_caller(|ctx| {
+            kms.targets(ctx, "Decrypt", &json!({"CiphertextBlob": b64(b"garbage")}))
                 .map(|_| json!(null))
-        ),
+        })),
         "InvalidCiphertextException"
     );
 }
