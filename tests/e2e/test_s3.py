@@ -116,6 +116,10 @@ def test_boto3_transfers_and_paginator(server, tmp_path):
         f.seek(10)
         assert got["Body"].read() == f.read(10)
     assert got["ContentRange"] == "bytes 10-19/40000000"
+    # A part by its number (what multipart downloaders such as the CRT's ask for).
+    second = s3.get_object(Bucket="boto-bucket", Key="model/big.bin", PartNumber=2, ChecksumMode="ENABLED")
+    assert second["PartsCount"] == len(parts) and second["Body"].read() == parts[1]
+    assert second["ResponseMetadata"]["HTTPStatusCode"] == 206
     # A single-part object carries its full CRC32 (botocore sends one by default);
     # ranged reads of it — download_file's parts, a Range GET — must not carry it,
     # or boto3's response validation rejects them.

@@ -53,6 +53,31 @@ pub(crate) fn metadata(input: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The bytes `[first, last]` of part `n` (from 1) of a version: a
+/// multipart object's parts are its blobs, in order; any other object is
+/// its one part. `None` for an empty object (no range to name).
+fn part_span(v: &Version, n: i64) -> Result<Option<(u64, u64)>, AwsError> {
+    let count = v.parts.map_or(1, i64::from);
+    if n < 1 || n > count {
+        return Err(err(
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+            416,
+        )
+        .with_extra("PartNumberRequested", n.to_string())
+        .with_extra("ActualPartCount", count.to_string()));
+    }
+    let (start, len) = match v.parts {
+        Some(_) => {
+            let i = usize::try_from(n - 1).unwrap_or(usize::MAX);
+            let start: u64 = v.blobs.iter().take(i).map(|b| b.size).sum();
+            (start, v.blobs.get(i).map_or(0, |b| b.size))
+        }
+        None => (0, v.size),
+    };
+    Ok((len > 0).then(|| (start, start + len - 1)))
+}
+
 fn strip_quotes(e: &str) -> &str {
     e.trim().trim_matches('"')
 }
@@ -475,9 +500,24 @@ impl S3 {
         let mut outv = Value::Object(out);
         version_header(&bucket, v, &mut outv);
         sse::response(v.sse.as_ref(), &mut outv);
-        let range = match s(input, "Range") {
-            Some(r) => parse_range(r, v.size)?,
-            None => None,
+        let range = match (s(input, "Range"), input.get("PartNumber")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "InvalidRequest",
+                    "Cannot specify both Range header and partNumber query parameter",
+                    400,
+                ))
+            }
+            (Some(r), None) => parse_range(r, v.size)?,
+            (None, Some(n)) => {
+                let n = n.as_i64().unwrap_or(0);
+                let span = part_span(v, n)?;
+                if let Some(count) = v.parts {
+                    outv["PartsCount"] = json!(count);
+                }
+                span
+            }
+            (None, None) => None,
         };
         let (start, len) = match range {
             Some((a, b)) => {
