@@ -158,6 +158,11 @@ def test_s3_permissions_enforced(server):
     ) in e.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError):
         s3.head_object(Bucket="guarded-bucket", Key="k2")
+    # x-amz-expected-bucket-owner guards against writing to or reading from another account's bucket.
+    assert s3.get_object(Bucket="guarded-bucket", Key="k", ExpectedBucketOwner=ACCOUNT)["Body"].read() == b"data"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="guarded-bucket", Key="k", ExpectedBucketOwner="999988887777")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_aws_chunked_unsigned_trailer_upload(server):

@@ -265,6 +265,16 @@ pub(crate) struct ObjDoc {
 
 // ---------------------------------------------------------------- errors
 
+/// `x-amz-expected-bucket-owner` (and its copy-source form): a bucket of
+/// another account is refused as AWS refuses it, whoever may access it.
+pub(crate) fn check_expected_owner(bucket: &Bucket, expected: &str) -> Result<(), AwsError> {
+    if bucket.owner == expected.trim() {
+        Ok(())
+    } else {
+        Err(err("AccessDenied", "Access Denied", 403))
+    }
+}
+
 pub(crate) fn err(code: &str, msg: &str, status: u16) -> AwsError {
     AwsError::new(code, msg, status)
 }
@@ -618,6 +628,46 @@ impl S3 {
         }
     }
 
+    /// Requests for features no bucket here has are refused, never
+    /// accepted and ignored: Object Lock (retention, legal holds) and
+    /// appends (`WriteOffsetBytes`, directory buckets only on AWS).
+    fn check_unsupported(&self, op: &str, input: &Value) -> Result<(), AwsError> {
+        if [
+            "ObjectLockMode",
+            "ObjectLockRetainUntilDate",
+            "ObjectLockLegalHoldStatus",
+        ]
+        .iter()
+        .any(|m| input.get(*m).is_some())
+        {
+            return Err(err(
+                "InvalidRequest",
+                "Bucket is missing Object Lock Configuration",
+                400,
+            ));
+        }
+        if op == "CreateBucket"
+            && input
+                .get("ObjectLockEnabledForBucket")
+                .and_then(Value::as_bool)
+                == Some(true)
+        {
+            return Err(AwsError::new(
+                "NotImplemented",
+                "ironsage does not offer S3 Object Lock: a bucket with it enabled cannot be created.",
+                501,
+            ));
+        }
+        if input.get("WriteOffsetBytes").is_some() {
+            return Err(err(
+                "NotImplemented",
+                "Appending to an object (x-amz-write-offset-bytes) is supported only by directory buckets.",
+                501,
+            ));
+        }
+        Ok(())
+    }
+
     fn dispatch(
         &self,
         ctx: &Ctx<'_>,
@@ -626,6 +676,13 @@ impl S3 {
         body: Option<BodyReader>,
     ) -> Result<Reply, AwsError> {
         let plain = |r: Result<Value, AwsError>| r.map(|output| Reply { output, body: None });
+        self.check_unsupported(op, &input)?;
+        if let Some(expected) = s(&input, "ExpectedBucketOwner") {
+            check_expected_owner(
+                &*self.bucket(s(&input, "Bucket").unwrap_or_default())?,
+                expected,
+            )?;
+        }
         match op {
             "CreateBucket" => plain(self.create_bucket(ctx, &input)),
             "HeadBucket" => plain(self.head_bucket(&input)),

@@ -503,6 +503,16 @@ impl S3 {
                     .with_extra("ETag", p.md5.clone()));
                 }
             }
+            let total: u64 = chosen.iter().map(|p| p.blob.size).sum();
+            if let Some(expected) = input.get("MpuObjectSize").and_then(Value::as_i64) {
+                if u64::try_from(expected).ok() != Some(total) {
+                    return Err(err(
+                        "InvalidRequest",
+                        &format!("The x-amz-mp-object-size header value {expected} does not match the size of the listed parts, {total} bytes."),
+                        400,
+                    ));
+                }
+            }
             let mut h = super::hash::Md5::new();
             for p in &chosen {
                 let raw: Vec<u8> = (0..p.md5.len() / 2)

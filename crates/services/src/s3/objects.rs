@@ -719,6 +719,9 @@ impl S3 {
                 s(input, "CopySource").unwrap_or_default(),
             ));
         }
+        if let Some(expected) = s(input, "ExpectedSourceBucketOwner") {
+            super::check_expected_owner(&src_bucket, expected)?;
+        }
         check_conditions(input, "CopySource", &v, false)?;
         Ok((src_bucket, v))
     }

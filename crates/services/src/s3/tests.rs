@@ -3198,3 +3198,73 @@ fn parts_of_an_object_are_read_by_number() {
     let bad = e.get(json!({"Bucket": "pn-bkt", "Key": "one", "PartNumber": 2}));
     assert_eq!(code(bad.map(|x| x.0)), ("InvalidPartNumber".into(), 416));
 }
+
+/// Request members that guard a request are honoured, never ignored: the
+/// expected bucket owner (and source bucket owner), the multipart object
+/// size; Object Lock and appends, which no bucket here has, are refused.
+#[test]
+fn guarding_members_are_honoured_and_absent_features_refused() {
+    let e = env();
+    e.mk("own-bkt");
+    let denied = |r: Result<Value, AwsError>| code(r) == ("AccessDenied".into(), 403);
+    let put = |extra: Value| {
+        let mut input = json!({"Bucket": "own-bkt", "Key": "k"});
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        e.stream("PutObject", input, b"x").map(|r| r.output)
+    };
+    assert!(denied(put(json!({"ExpectedBucketOwner": "999988887777"}))));
+    put(json!({"ExpectedBucketOwner": ACCT})).unwrap();
+    assert!(denied(e.call(
+        "CopyObject",
+        json!({"Bucket": "own-bkt", "Key": "c", "CopySource": "own-bkt/k", "ExpectedSourceBucketOwner": "999988887777"})
+    )));
+    e.call(
+        "CopyObject",
+        json!({"Bucket": "own-bkt", "Key": "c", "CopySource": "own-bkt/k", "ExpectedSourceBucketOwner": ACCT, "ExpectedBucketOwner": ACCT}),
+    )
+    .unwrap();
+    assert_eq!(
+        code(put(
+            json!({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"})
+        )),
+        ("InvalidRequest".into(), 400)
+    );
+    assert_eq!(
+        code(e.call(
+            "CreateBucket",
+            json!({"Bucket": "locked-bkt", "ObjectLockEnabledForBucket": true})
+        ))
+        .1,
+        501
+    );
+    assert!(e
+        .call("HeadBucket", json!({"Bucket": "locked-bkt"}))
+        .is_err());
+    // MpuObjectSize must be the parts' total.
+    let up = e
+        .call(
+            "CreateMultipartUpload",
+            json!({"Bucket": "own-bkt", "Key": "mp"}),
+        )
+        .unwrap();
+    let id = up["UploadId"].as_str().unwrap().to_string();
+    let o = e
+        .stream(
+            "UploadPart",
+            json!({"Bucket": "own-bkt", "Key": "mp", "UploadId": id, "PartNumber": 1}),
+            b"12345",
+        )
+        .unwrap()
+        .output;
+    let complete = |size: i64| {
+        e.call(
+            "CompleteMultipartUpload",
+            json!({"Bucket": "own-bkt", "Key": "mp", "UploadId": id, "MpuObjectSize": size,
+                   "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": o["ETag"]}]}}),
+        )
+    };
+    assert_eq!(code(complete(6)), ("InvalidRequest".into(), 400));
+    assert_eq!(complete(5).unwrap()["Key"], "mp");
+}
