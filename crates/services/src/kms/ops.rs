@@ -416,6 +416,9 @@ pub(super) fn call(kms: &Kms, ctx: &Ctx<'_>, op: &str, i: &Value) -> Result<Valu
         "GenerateDataKeyPair" => generate_data_key_pair(kms, ctx, i, true),
         "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair(kms, ctx, i, false),
         "GenerateRandom" => {
+            if let Some(store) = s(i, "CustomKeyStoreId") {
+                return Err(no_custom_key_store(store));
+            }
             let n = int(i, "NumberOfBytes").unwrap_or(0);
             if !(1..=1024).contains(&n) {
                 return Err(validation(format!("1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024")));
@@ -663,6 +666,9 @@ fn create_key(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
         return Err(validation(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
         ));
+    }
+    if let Some(store) = s(i, "CustomKeyStoreId") {
+        return Err(no_custom_key_store(store));
     }
     if let Some(o) = s(i, "Origin") {
         if o != "AWS_KMS" {
@@ -959,6 +965,15 @@ fn list_aliases(kms: &Kms, ctx: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> 
 }
 
 // ---------------------------------------------------------------- crypto
+
+/// No custom key stores (CloudHSM, external) exist here: one named is not
+/// found, rather than ignored.
+fn no_custom_key_store(id: &str) -> AwsError {
+    err(
+        "CustomKeyStoreNotFoundException",
+        format!("Custom key store {id} does not exist: ironsage has no custom key stores."),
+    )
+}
 
 fn usage_error(d: &KeyDoc, op: &str) -> AwsError {
     err(

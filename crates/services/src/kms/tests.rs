@@ -701,3 +701,28 @@ fn data_key_pairs_decrypt_to_the_private_key_of_their_public_key() {
         .iter()
         .any(|(k, v)| k == "kms:DataKeyPairSpec" && v == &["RSA_2048".to_string()]));
 }
+
+#[test]
+fn custom_key_stores_are_not_found_rather_than_ignored() {
+    let (_d, _s, kms) = setup();
+    for (op, input) in [
+        (
+            "CreateKey",
+            json!({"CustomKeyStoreId": "cks-1234567890abcdef0", "Origin": "AWS_CLOUDHSM"}),
+        ),
+        (
+            "GenerateRandom",
+            json!({"NumberOfBytes": 8, "CustomKeyStoreId": "cks-1234567890abcdef0"}),
+        ),
+    ] {
+        assert_eq!(
+            code(run(&kms, op, input)),
+            "CustomKeyStoreNotFoundException",
+            "{op}"
+        );
+    }
+    assert!(run(&kms, "ListKeys", json!({})).unwrap()["Keys"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

@@ -611,9 +611,13 @@ impl Ssm {
                 "You can use either Filters or ParameterFilters in a single request.",
             ));
         }
+        // `Shared`: parameters other accounts shared through AWS RAM, of
+        // which there are none here (an account's own are not shared ones).
+        let shared = i.get("Shared").and_then(Value::as_bool) == Some(true);
         let docs: Vec<ParamDoc> = self
             .all(&scope(ctx))?
             .into_iter()
+            .filter(|_| !shared)
             .filter(|d| {
                 filters.iter().all(|f| {
                     let vals: Vec<&str> =

@@ -194,6 +194,9 @@ fn secure_string_is_encrypted_at_rest() {
     );
     let meta = run(&ssm, "DescribeParameters", json!({})).unwrap();
     assert_eq!(meta["Parameters"][0]["KeyId"], "alias/aws/ssm");
+    // Parameters shared by other accounts (AWS RAM): none here.
+    let shared = run(&ssm, "DescribeParameters", json!({"Shared": true})).unwrap();
+    assert_eq!(shared["Parameters"], json!([]));
     // Targets: ssm + kms with ViaService.
     let t = targets(
         &ssm,
