@@ -158,6 +158,13 @@ def test_s3_permissions_enforced(server):
     ) in e.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError):
         s3.head_object(Bucket="guarded-bucket", Key="k2")
+    # A configuration body is checked against its declared Content-MD5 (and x-amz-checksum-*).
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_tagging(Bucket="guarded-bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]},
+                              ContentMD5=base64.b64encode(hashlib.md5(b"other").digest()).decode())
+    assert e.value.response["Error"]["Code"] == "BadDigest"
+    s3.put_bucket_tagging(Bucket="guarded-bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert s3.get_bucket_tagging(Bucket="guarded-bucket")["TagSet"] == [{"Key": "a", "Value": "b"}]
     # x-amz-expected-bucket-owner guards against writing to or reading from another account's bucket.
     assert s3.get_object(Bucket="guarded-bucket", Key="k", ExpectedBucketOwner=ACCOUNT)["Body"].read() == b"data"
     with pytest.raises(botocore.exceptions.ClientError) as e:

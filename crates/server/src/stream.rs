@@ -307,6 +307,77 @@ impl TrailerSum {
     }
 }
 
+/// A buffered request body (S3's XML configurations, DeleteObjects)
+/// against the digests its headers declare: `Content-MD5` and any
+/// `x-amz-checksum-<algorithm>`. (Object bodies are checked by the handler
+/// as they stream; a checksum header the operation binds to an input
+/// member, as CompleteMultipartUpload's whole-object checksum, describes
+/// something else and is left to the handler.)
+fn check_body_digests(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    op: Option<&ironsage_model::Operation>,
+    model: Option<&ironsage_model::ServiceModel>,
+) -> Result<(), AwsError> {
+    use base64::Engine;
+    use ironsage_services::s3::hash;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(sent) = headers.get("content-md5") {
+        let sent = sent.to_str().ok().and_then(|v| b64.decode(v.trim()).ok());
+        match sent {
+            Some(raw) if raw.len() == 16 => {
+                if raw != hash::md5(body) {
+                    return Err(AwsError::new(
+                        "BadDigest",
+                        "The Content-MD5 you specified did not match what we received.",
+                        400,
+                    ));
+                }
+            }
+            _ => {
+                return Err(AwsError::new(
+                    "InvalidDigest",
+                    "The Content-MD5 you specified is not valid.",
+                    400,
+                ))
+            }
+        }
+    }
+    for &(_, algo) in hash::CHECKSUM_MEMBERS {
+        let name = format!("x-amz-checksum-{}", algo.to_ascii_lowercase());
+        let Some(sent) = headers.get(name.as_str()) else {
+            continue;
+        };
+        let bound = op
+            .and_then(|o| o.input.as_deref())
+            .and_then(|i| model.and_then(|m| m.shape(i)))
+            .is_some_and(|shape| {
+                shape.members.values().any(|m| {
+                    m.location == Some(ironsage_model::Location::Header)
+                        && m.location_name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                })
+            });
+        if bound {
+            continue;
+        }
+        let Some(mut sum) = hash::Checksum::for_algorithm(algo) else {
+            continue;
+        };
+        sum.update(body);
+        let computed = b64.encode(sum.finish());
+        if sent.to_str().ok().map(str::trim) != Some(computed.as_str()) {
+            return Err(AwsError::new(
+                "BadDigest",
+                format!("The {algo} you specified did not match the calculated checksum."),
+                400,
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn has_streaming_input(
     op: &ironsage_model::Operation,
     model: &ironsage_model::ServiceModel,
@@ -643,6 +714,15 @@ pub async fn handle_streaming(
             Err(r) => return r,
         }
     };
+    let model = ironsage_model::model(head.info.name);
+    if let Err(e) = check_body_digests(&parts.headers, &buf, routed.op, model) {
+        return to_http(wire::serialize_error(
+            head.info,
+            &e,
+            &request_id,
+            head.is_head,
+        ));
+    }
     let prepared = match prepare(
         &app,
         &parts,
@@ -681,6 +761,17 @@ pub async fn handle_buffered_streaming(
     let routed = Routed::from_head(&parts, head.info);
     let streaming = streams_input(&head, &routed);
     let parse_body: &[u8] = if streaming { &[] } else { &body };
+    if !streaming {
+        let model = ironsage_model::model(head.info.name);
+        if let Err(e) = check_body_digests(&parts.headers, &body, routed.op, model) {
+            return to_http(wire::serialize_error(
+                head.info,
+                &e,
+                &request_id,
+                head.is_head,
+            ));
+        }
+    }
     let prepared = match prepare(
         &app,
         &parts,
@@ -703,4 +794,42 @@ pub async fn handle_buffered_streaming(
         in_memory: small_body,
     };
     dispatch(app, head, authn.key, prepared, payload, fault, request_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_body_digests;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn buffered_bodies_match_their_declared_digests() {
+        let body = b"<Tagging><TagSet/></Tagging>";
+        let model = ironsage_model::model("s3").unwrap();
+        let op = |name: &str| model.operations.get(name);
+        let md5 = "XUFAKrxLKna5cZ2REBfFkg=="; // MD5 of "hello", not of the body
+        let e = check_body_digests(&headers(&[("content-md5", md5)]), body, None, None);
+        assert_eq!(e.unwrap_err().code, "BadDigest");
+        let e = check_body_digests(&headers(&[("content-md5", "zz")]), body, None, None);
+        assert_eq!(e.unwrap_err().code, "InvalidDigest");
+        let crc = {
+            use base64::Engine;
+            let mut c = ironsage_services::s3::hash::Checksum::for_algorithm("CRC32").unwrap();
+            c.update(body);
+            base64::engine::general_purpose::STANDARD.encode(c.finish())
+        };
+        let good = headers(&[("x-amz-checksum-crc32", &crc)]);
+        assert!(check_body_digests(&good, body, op("PutBucketTagging"), Some(model)).is_ok());
+        let bad = headers(&[("x-amz-checksum-crc32", "AAAAAA==")]);
+        let e = check_body_digests(&bad, body, op("PutBucketTagging"), Some(model));
+        assert_eq!(e.unwrap_err().code, "BadDigest");
+        // CompleteMultipartUpload binds the header to the object's checksum.
+        assert!(check_body_digests(&bad, body, op("CompleteMultipartUpload"), Some(model)).is_ok());
+    }
 }
