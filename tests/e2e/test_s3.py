@@ -464,6 +464,9 @@ def _post_form(url, fields, file_name, data):
         return e.code, e.read(), e.headers
 
 
+TAGGING = "<Tagging><TagSet><Tag><Key>stage</Key><Value>raw data</Value></Tag></TagSet></Tagging>"
+
+
 def test_browser_upload_with_a_presigned_post_policy(server):
     """boto3's generate_presigned_post: the signed policy's conditions bind the form,
     the signer's IAM permissions decide, and the file lands as an object."""
@@ -473,9 +476,10 @@ def test_browser_upload_with_a_presigned_post_policy(server):
                       region_name="us-east-1", config=botocore.config.Config(signature_version="s3v4"))
     post = v4.generate_presigned_post(
         "post-bucket", "uploads/${filename}",
-        Fields={"Content-Type": "text/plain", "success_action_status": "201", "x-amz-meta-owner": "ana"},
+        Fields={"Content-Type": "text/plain", "success_action_status": "201", "x-amz-meta-owner": "ana",
+                "tagging": TAGGING},
         Conditions=[{"Content-Type": "text/plain"}, {"success_action_status": "201"},
-                    {"x-amz-meta-owner": "ana"}, ["content-length-range", 1, 1000]],
+                    {"x-amz-meta-owner": "ana"}, {"tagging": TAGGING}, ["content-length-range", 1, 1000]],
         ExpiresIn=300)
     status, body, headers = _post_form(post["url"], post["fields"], "notes.txt", b"hello from a browser")
     assert status == 201, body
@@ -483,6 +487,8 @@ def test_browser_upload_with_a_presigned_post_policy(server):
     got = s3.get_object(Bucket="post-bucket", Key="uploads/notes.txt")
     assert got["Body"].read() == b"hello from a browser"
     assert got["ContentType"] == "text/plain" and got["Metadata"] == {"owner": "ana"}
+    tags = s3.get_object_tagging(Bucket="post-bucket", Key="uploads/notes.txt")["TagSet"]
+    assert tags == [{"Key": "stage", "Value": "raw data"}]
     assert headers["ETag"] == got["ETag"]
 
     def refused(fields, data=b"x", name="a.txt"):

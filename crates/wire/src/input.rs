@@ -780,6 +780,18 @@ fn parse_rest(
     Ok(Value::Object(out))
 }
 
+/// A document of `shape` that arrives outside a request's body (S3's
+/// `Tagging` in a browser upload's form field), parsed as the protocol
+/// parses that shape in a body.
+pub fn parse_document(model: &ServiceModel, shape: &str, doc: &[u8]) -> Result<Value, AwsError> {
+    let cx = Cx {
+        model,
+        protocol: model.info.protocol,
+    };
+    let shape = cx.shape(shape)?;
+    Ok(rest_body(&cx, shape, doc, "")?.unwrap_or_else(|| Value::Object(Map::new())))
+}
+
 fn rest_body(
     cx: &Cx<'_>,
     shape: &Shape,

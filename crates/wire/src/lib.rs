@@ -15,7 +15,7 @@ mod validate;
 mod xml;
 
 pub use error::{error_for_protocol_no_service, serialize_error, AwsError};
-pub use input::parse_input;
+pub use input::{parse_document, parse_input};
 pub use ironsage_model::Protocol;
 pub use output::serialize_output;
 pub use resolve::resolve_operation;

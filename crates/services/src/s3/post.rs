@@ -234,14 +234,33 @@ pub fn put_input(
     if !meta.is_empty() {
         input.insert("Metadata".into(), Value::Object(meta));
     }
-    if field(fields, "tagging").is_some() {
-        return Err(AwsError::new(
-            "NotImplemented",
-            "ironsage does not support the tagging field of POST uploads yet: tag the object with PutObjectTagging.",
-            501,
-        ));
+    if let Some(doc) = field(fields, "tagging") {
+        // An XML `Tagging` document, as PutObjectTagging's body; the
+        // object's tags then as PutObject's `x-amz-tagging` carries them.
+        let model = ironsage_model::model("s3")
+            .ok_or_else(|| err("InternalError", "the S3 model is missing", 500))?;
+        let parsed = ironsage_wire::parse_document(model, "Tagging", doc.as_bytes())?;
+        let tags = super::config::tag_set(Some(&parsed))?;
+        let query: Vec<String> = tags
+            .iter()
+            .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+            .collect();
+        input.insert("Tagging".into(), json!(query.join("&")));
     }
     Ok(Value::Object(input))
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -345,9 +364,20 @@ mod tests {
         );
         let e = put_input("uploads", &[], None).err().unwrap();
         assert_eq!((e.code.as_str(), e.status), ("InvalidArgument", 400));
-        let e = put_input("uploads", &fields(&[("tagging", "<Tagging/>")]), None)
+        let tagged = put_input(
+            "uploads",
+            &fields(&[("tagging", "<Tagging><TagSet><Tag><Key>team</Key><Value>ml &amp; data</Value></Tag></TagSet></Tagging>")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(tagged["Tagging"], "team=ml%20%26%20data");
+        assert_eq!(
+            super::super::parse_tag_query(tagged["Tagging"].as_str().unwrap()),
+            [("team".to_string(), "ml & data".to_string())]
+        );
+        let e = put_input("uploads", &fields(&[("tagging", "<Tagging>")]), None)
             .err()
             .unwrap();
-        assert_eq!(e.status, 501);
+        assert_eq!(e.status, 400);
     }
 }
