@@ -501,6 +501,8 @@ def test_browser_upload_with_a_presigned_post_policy(server):
     status, body = refused({**post["fields"], "x-amz-meta-extra": "1"})
     assert status == 403 and "Extra input fields: x-amz-meta-extra" in body
     assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    status, body = refused({"key": "anon.txt"})
+    assert status == 403 and "<Code>AccessDenied</Code>" in body
     status, body = refused({**post["fields"], "x-amz-signature": "0" * 64})
     assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body
     # boto3's default form for us-east-1 is SigV2 (AWSAccessKeyId, signature); default answer 204.

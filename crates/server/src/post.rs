@@ -173,7 +173,20 @@ pub async fn handle(
         ));
     }
     let fields = head.fields;
-    // Authentication: the signature over the policy.
+    // Authentication: the signature over the policy. A form with no
+    // signature fields at all is anonymous, and anonymous writes are
+    // refused (no bucket here is public-write).
+    let signed = [
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "AWSAccessKeyId",
+        "policy",
+    ]
+    .iter()
+    .any(|f| s3post::field(&fields, f).is_some());
+    if !signed {
+        return fail(s3_error("AccessDenied", "Access Denied", 403));
+    }
     let auth = match sigv4::post::parse_post_auth(|n| s3post::field(&fields, n)) {
         Ok(a) => a,
         Err(sigv4::SigError::MalformedQueryAuth(m)) => {
