@@ -243,24 +243,11 @@ pub fn put_input(
         let tags = super::config::tag_set(Some(&parsed))?;
         let query: Vec<String> = tags
             .iter()
-            .map(|(k, v)| format!("{}={}", pct_encode(k), pct_encode(v)))
+            .map(|(k, v)| format!("{}={}", super::url_encode(k), super::url_encode(v)))
             .collect();
         input.insert("Tagging".into(), json!(query.join("&")));
     }
     Ok(Value::Object(input))
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters.
-fn pct_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
