@@ -378,6 +378,24 @@ fn check_body_digests(
     Ok(())
 }
 
+/// The error answer when a buffered body fails [`check_body_digests`].
+fn refuse_bad_digest(
+    parts: &http::request::Parts,
+    head: &Classified,
+    routed: &Routed,
+    body: &[u8],
+    request_id: &str,
+) -> Option<HttpResponse> {
+    let model = ironsage_model::model(head.info.name);
+    let e = check_body_digests(&parts.headers, body, routed.op, model).err()?;
+    Some(to_http(wire::serialize_error(
+        head.info,
+        &e,
+        request_id,
+        head.is_head,
+    )))
+}
+
 fn has_streaming_input(
     op: &ironsage_model::Operation,
     model: &ironsage_model::ServiceModel,
@@ -714,14 +732,8 @@ pub async fn handle_streaming(
             Err(r) => return r,
         }
     };
-    let model = ironsage_model::model(head.info.name);
-    if let Err(e) = check_body_digests(&parts.headers, &buf, routed.op, model) {
-        return to_http(wire::serialize_error(
-            head.info,
-            &e,
-            &request_id,
-            head.is_head,
-        ));
+    if let Some(r) = refuse_bad_digest(&parts, &head, &routed, &buf, &request_id) {
+        return r;
     }
     let prepared = match prepare(
         &app,
@@ -762,14 +774,8 @@ pub async fn handle_buffered_streaming(
     let streaming = streams_input(&head, &routed);
     let parse_body: &[u8] = if streaming { &[] } else { &body };
     if !streaming {
-        let model = ironsage_model::model(head.info.name);
-        if let Err(e) = check_body_digests(&parts.headers, &body, routed.op, model) {
-            return to_http(wire::serialize_error(
-                head.info,
-                &e,
-                &request_id,
-                head.is_head,
-            ));
+        if let Some(r) = refuse_bad_digest(&parts, &head, &routed, &body, &request_id) {
+            return r;
         }
     }
     let prepared = match prepare(
