@@ -1,14 +1,15 @@
 //! `ironsage-bench`: runs ironsage and moto_server side by side in one run and
 //! reports each figure with the ratio between them.
 //!
-//! Server CPU is read from the server process's own counters (the sum of
-//! `/proc/<pid>/task/*/schedstat` on-CPU nanoseconds), so a slow client does not
-//! hide the server's cost. The load generator is plain blocking HTTP/1.1 over
+//! Server CPU is read from the server process tree's own counters
+//! (`/proc/<pid>/stat` utime + stime: the kernel scales them to the scheduler's
+//! nanosecond run time, printed in 10 ms units, and they include threads that
+//! have exited), so a slow client does not hide the server's cost. The load generator is plain blocking HTTP/1.1 over
 //! keep-alive TCP connections, one thread per connection, signing every
 //! request with SigV4 (using `ironsage-sigv4`'s key derivation).
 //!
 //! ```text
-//! ironsage-bench [--suite foundation|data|ec2|cfn] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--sse-kms] [--phases small,big,kms] [--out FILE]
+//! ironsage-bench [--suite foundation|data|ec2|cfn] [--ironsage PATH] [--no-moto] [--seconds S] [--big-mib N] [--sse-kms] [--phases small,big,kms] [--cap N] [--rounds N] [--out FILE]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};

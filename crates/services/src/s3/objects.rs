@@ -297,22 +297,22 @@ impl S3 {
         };
         let stored = self.store_body(&mut body, &expect, enc.as_ref().map(|e| &e.1))?;
         let etag = format!("\"{}\"", super::hash::hex(&stored.md5));
+        let blob_id = stored.blob.id.clone();
         let version = Version {
             id: String::new(),
             delete_marker: false,
             modified: now_secs(ctx),
             etag: etag.clone(),
             size: stored.blob.size,
-            blobs: vec![stored.blob.clone()],
+            blobs: vec![stored.blob],
             headers: stored_headers(input),
             metadata: metadata(input),
             tags,
-            checksum: stored.checksum.clone(),
+            checksum: stored.checksum,
             parts: None,
             owner: ctx.caller.account.clone(),
             sse: enc.map(|e| e.0),
         };
-        let blob_id = stored.blob.id.clone();
         let res = self.commit_version(bname, key, version);
         match res {
             Ok((bucket, v, dropped)) => {
