@@ -8,6 +8,15 @@
 //! is always backed by durable bytes, and a crash at any point leaves at worst
 //! an unreferenced file, which [`BlobStore::sweep`] removes at start-up.
 //!
+//! Large blobs ([`BlobStore::begin_direct`]) are written with `O_DIRECT`
+//! from an aligned staging buffer: the bytes go from that buffer to the disk
+//! without being copied into the page cache (where a fresh page can cost
+//! more to fill than the disk takes to write it: 0.5–0.8 GB/s against
+//! 1.1–1.3 GB/s direct, on the VM this was measured on) and without evicting
+//! what the cache holds; [`BlobStore::open_direct`] reads them back the same
+//! way. A file system that refuses `O_DIRECT` gets the ordinary buffered
+//! path.
+//!
 //! Ids from [`BlobStore::new_id`] share one fan-out directory for a run of
 //! [`DIR_RUN`] blobs: the directory is created (and made durable) once, so
 //! a PUT pays no `mkdir` and no extra directory syncs.
@@ -22,6 +31,72 @@ use std::sync::{Arc, Mutex};
 use crate::StoreError;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes per `O_DIRECT` write (the staging buffer's size).
+const DIRECT_CHUNK: usize = 1 << 20;
+/// The alignment `O_DIRECT` needs of buffers, offsets and lengths (the
+/// largest logical block size in use).
+const DIRECT_ALIGN: usize = 4096;
+
+/// An aligned buffer that gathers a large blob's bytes into whole
+/// [`DIRECT_CHUNK`]s for `O_DIRECT` writes.
+struct Staging {
+    mem: Vec<u8>,
+    /// Where the aligned area starts in `mem`.
+    start: usize,
+    /// Bytes gathered.
+    filled: usize,
+    /// Bytes already written to the file (a multiple of the chunk).
+    on_disk: u64,
+}
+
+impl std::fmt::Debug for Staging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staging")
+            .field("filled", &self.filled)
+            .field("on_disk", &self.on_disk)
+            .finish()
+    }
+}
+
+impl Staging {
+    /// The aligned area.
+    fn area(&mut self) -> &mut [u8] {
+        let (start, end) = (self.start, self.start + DIRECT_CHUNK);
+        self.mem.get_mut(start..end).unwrap_or_default()
+    }
+
+    fn new() -> Self {
+        let mem = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+        // The address only decides where the aligned area starts.
+        let start = (DIRECT_ALIGN - mem.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
+        Staging {
+            mem,
+            start,
+            filled: 0,
+            on_disk: 0,
+        }
+    }
+
+    /// The gathered bytes, zero-padded to the alignment when `pad`.
+    fn gathered(&mut self, pad: bool) -> &[u8] {
+        let len = if pad {
+            self.filled.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN
+        } else {
+            self.filled
+        };
+        let end = self.start + len;
+        if let Some(tail) = self.mem.get_mut(self.start + self.filled..end) {
+            tail.fill(0);
+        }
+        self.mem.get(self.start..end).unwrap_or_default()
+    }
+}
+
+/// Whether an error says the file system will not do `O_DIRECT` (here).
+fn refuses_direct(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EINVAL)
+}
 
 /// Blobs placed in one fan-out directory before [`BlobStore::new_id`]
 /// moves on to another.
@@ -121,6 +196,16 @@ impl BlobStore {
 
     /// Starts a new blob: a temporary file deleted on drop unless finished.
     pub fn begin(&self) -> Result<BlobWriter, StoreError> {
+        self.start(false)
+    }
+
+    /// [`BlobStore::begin`] for a large blob: written with `O_DIRECT` when
+    /// the file system allows it (see the module's documentation).
+    pub fn begin_direct(&self) -> Result<BlobWriter, StoreError> {
+        self.start(true)
+    }
+
+    fn start(&self, direct: bool) -> Result<BlobWriter, StoreError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -128,13 +213,22 @@ impl BlobStore {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-{nanos:x}-{n:x}", std::process::id());
         let path = self.dir.join("tmp").join(name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        let (file, staging) = if direct {
+            use std::os::unix::fs::OpenOptionsExt;
+            match opts.clone().custom_flags(libc::O_DIRECT).open(&path) {
+                Ok(f) => (f, Some(Staging::new())),
+                Err(e) if refuses_direct(&e) => (opts.open(&path)?, None),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            (opts.open(&path)?, None)
+        };
         Ok(BlobWriter {
             store: self.clone(),
             file: Some(file),
+            staging,
             tmp: path,
             written: 0,
             committed: false,
@@ -144,6 +238,33 @@ impl BlobStore {
     /// Opens blob `id` for reading.
     pub fn open_blob(&self, id: &str) -> Result<File, StoreError> {
         Ok(File::open(self.path(id)?)?)
+    }
+
+    /// Opens blob `id` for reading large spans of it with `O_DIRECT`
+    /// (whole aligned chunks, read into a buffer of their own), or
+    /// buffered where the file system refuses that.
+    pub fn open_direct(&self, id: &str) -> Result<BlobReader, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path(id)?;
+        let (file, direct) = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+        {
+            Ok(f) => (f, true),
+            Err(e) if refuses_direct(&e) => (File::open(&path)?, false),
+            Err(e) => return Err(e.into()),
+        };
+        let len = file.metadata()?.len();
+        Ok(BlobReader {
+            file: Arc::new(file),
+            path,
+            direct,
+            cur: None,
+            ahead: None,
+            pos: 0,
+            len,
+        })
     }
 
     /// Removes blob `id`; a missing blob is not an error.
@@ -190,12 +311,194 @@ impl BlobStore {
     }
 }
 
+/// A blob opened by [`BlobStore::open_direct`].
+///
+/// Reads come from aligned chunks that a helper thread reads ahead (two in
+/// flight), so the disk works while the caller decrypts and sends the chunk
+/// before. A seek away from the chunks in flight restarts the read-ahead
+/// there.
+#[derive(Debug)]
+pub struct BlobReader {
+    file: Arc<File>,
+    path: PathBuf,
+    /// Whether `file` was opened with `O_DIRECT`.
+    direct: bool,
+    /// The chunk being read from, and its file offset.
+    cur: Option<(u64, Staging)>,
+    ahead: Option<ReadAhead>,
+    pos: u64,
+    len: u64,
+}
+
+/// Chunks read ahead on a helper thread.
+#[derive(Debug)]
+struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<io::Result<(u64, Staging)>>,
+    /// Buffers handed back for reuse.
+    spare: std::sync::mpsc::SyncSender<Staging>,
+    /// File offset of the next chunk the thread sends.
+    next: u64,
+}
+
+/// Chunks a [`ReadAhead`] keeps in flight.
+const READ_AHEAD: usize = 2;
+
+/// Reads the aligned chunk at `at` into `st` (its `filled` says how much
+/// there was); a file system that refuses the direct read gets the file
+/// reopened buffered in `file` (and `direct` cleared).
+fn read_chunk(
+    file: &mut Arc<File>,
+    direct: &mut bool,
+    path: &Path,
+    at: u64,
+    st: &mut Staging,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < DIRECT_CHUNK {
+        let Some(dst) = st.area().get_mut(got..) else {
+            break;
+        };
+        match file.read_at(dst, at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if got % DIRECT_ALIGN != 0 {
+                    break; // the end of the file
+                }
+            }
+            Err(e) if *direct && refuses_direct(&e) => {
+                *file = Arc::new(File::open(path)?);
+                *direct = false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    st.filled = got;
+    Ok(())
+}
+
+impl BlobReader {
+    /// The blob's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the blob is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Starts reading ahead from the chunk holding `pos`.
+    fn start_ahead(&mut self) -> io::Result<()> {
+        let at = self.pos - self.pos % DIRECT_ALIGN as u64;
+        let (chunk_tx, chunks) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        let (spare, spare_rx) = std::sync::mpsc::sync_channel::<Staging>(READ_AHEAD + 1);
+        // One more buffer than chunks in flight: the caller reads from one.
+        for _ in 0..=READ_AHEAD {
+            let _ = spare.try_send(Staging::new());
+        }
+        let mut file = Arc::clone(&self.file);
+        let mut direct = self.direct;
+        let path = self.path.clone();
+        let len = self.len;
+        std::thread::Builder::new()
+            .name("blob-read".into())
+            .spawn(move || {
+                let mut at = at;
+                // Ends when the reader goes away (either channel closes)
+                // or the blob's end has been sent.
+                while let Ok(mut st) = spare_rx.recv() {
+                    let r = read_chunk(&mut file, &mut direct, &path, at, &mut st);
+                    let end =
+                        r.is_err() || st.filled < DIRECT_CHUNK || at + st.filled as u64 >= len;
+                    if chunk_tx.send(r.map(|()| (at, st))).is_err() || end {
+                        return;
+                    }
+                    at += DIRECT_CHUNK as u64;
+                }
+            })?;
+        self.ahead = Some(ReadAhead {
+            chunks,
+            spare,
+            next: at,
+        });
+        Ok(())
+    }
+
+    /// Makes `cur` the chunk holding `pos` (false: the file ended first).
+    fn advance(&mut self) -> io::Result<bool> {
+        let wanted = |a: &ReadAhead, pos: u64| pos >= a.next && pos < a.next + DIRECT_CHUNK as u64;
+        if !self.ahead.as_ref().is_some_and(|a| wanted(a, self.pos)) {
+            self.ahead = None;
+            self.start_ahead()?;
+        }
+        let Some(ahead) = self.ahead.as_mut() else {
+            return Ok(false);
+        };
+        let Ok(next) = ahead.chunks.recv() else {
+            return Ok(false); // the thread sent the blob's end already
+        };
+        let (at, st) = next?;
+        ahead.next = at + DIRECT_CHUNK as u64;
+        if let Some((_, old)) = self.cur.replace((at, st)) {
+            let _ = ahead.spare.try_send(old);
+        }
+        Ok(self.in_chunk())
+    }
+
+    fn in_chunk(&self) -> bool {
+        self.cur
+            .as_ref()
+            .is_some_and(|(at, st)| self.pos >= *at && self.pos < at + st.filled as u64)
+    }
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        if !self.in_chunk() && !self.advance()? {
+            return Ok(0); // shorter than its length said
+        }
+        let Some((at, st)) = self.cur.as_ref() else {
+            return Ok(0);
+        };
+        let from = (self.pos - at) as usize;
+        let n = (st.filled - from).min(buf.len());
+        let src = st.start + from;
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), st.mem.get(src..src + n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for BlobReader {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "seek before the blob's start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
 /// A blob being written. Dropping it without [`BlobWriter::finish`] deletes
 /// the temporary file.
 #[derive(Debug)]
 pub struct BlobWriter {
     store: BlobStore,
     file: Option<File>,
+    /// Set while the file is written with `O_DIRECT`.
+    staging: Option<Staging>,
     tmp: PathBuf,
     written: u64,
     committed: bool,
@@ -203,6 +506,19 @@ pub struct BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(st) = self.staging.as_mut() {
+            let n = (DIRECT_CHUNK - st.filled).min(buf.len());
+            let at = st.start + st.filled;
+            if let (Some(dst), Some(src)) = (st.mem.get_mut(at..at + n), buf.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            st.filled += n;
+            self.written += n as u64;
+            if st.filled == DIRECT_CHUNK {
+                self.write_staged(false)?;
+            }
+            return Ok(n);
+        }
         let file = self
             .file
             .as_mut()
@@ -221,6 +537,34 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// Writes what the staging buffer gathered (`last`: the blob's end,
+    /// padded to the alignment; [`BlobWriter::finish`] then cuts the file
+    /// to its length). A file system that refuses the direct write gets
+    /// the file reopened without `O_DIRECT` and the rest written buffered.
+    fn write_staged(&mut self, last: bool) -> io::Result<()> {
+        let (Some(st), Some(file)) = (self.staging.as_mut(), self.file.as_mut()) else {
+            return Ok(());
+        };
+        match file.write_all(st.gathered(last)) {
+            Ok(()) => {
+                st.on_disk += st.filled as u64;
+                st.filled = 0;
+                Ok(())
+            }
+            Err(e) if refuses_direct(&e) => {
+                use std::io::Seek;
+                let mut plain = OpenOptions::new().write(true).open(&self.tmp)?;
+                plain.set_len(st.on_disk)?;
+                plain.seek(io::SeekFrom::Start(st.on_disk))?;
+                plain.write_all(st.gathered(false))?;
+                self.file = Some(plain);
+                self.staging = None;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written
@@ -230,6 +574,12 @@ impl BlobWriter {
     /// the directory. Returns its length.
     pub fn finish(mut self, id: &str) -> Result<u64, StoreError> {
         let dest = self.store.path(id)?;
+        if self.staging.is_some() {
+            self.write_staged(true)?;
+            if let (Some(_), Some(f)) = (self.staging.as_ref(), self.file.as_ref()) {
+                f.set_len(self.written)?;
+            }
+        }
         let file = self
             .file
             .take()

@@ -27,9 +27,13 @@ const BUF: usize = 64 * 1024;
 /// and write syscalls per byte).
 const BIG_BUF: usize = 1024 * 1024;
 
-/// Bodies at least this long (or of unknown length) are hashed on a
-/// helper thread while the request's thread encrypts and writes them.
-const HASH_THREAD_MIN: u64 = 8 * 1024 * 1024;
+/// Bodies at least this long (or of unknown length) are large: hashed on a
+/// helper thread while the request's thread encrypts and writes them, and
+/// written to their blob with direct I/O ([`BlobStore::begin_direct`]); a
+/// read of this much of one blob reads it directly too.
+///
+/// [`BlobStore::begin_direct`]: ironsage_store::blobs::BlobStore::begin_direct
+const LARGE_BODY: u64 = 8 * 1024 * 1024;
 /// Chunks queued for the hashing thread at most (of up to [`BIG_BUF`]).
 const HASH_QUEUE: usize = 4;
 
@@ -188,6 +192,8 @@ impl S3 {
                 .is_some_and(|l| l <= super::INLINE_MAX);
         let mut w = if inline {
             Sink::Inline(Vec::new())
+        } else if expect.content_length.is_none_or(|l| l >= LARGE_BODY) {
+            Sink::File(self.blobs.begin_direct().map_err(super::internal_store)?)
         } else {
             Sink::File(self.blobs.begin().map_err(super::internal_store)?)
         };
@@ -254,7 +260,7 @@ impl S3 {
                 }
             }
         };
-        let offload = hashes.slow() && expect.content_length.is_none_or(|l| l >= HASH_THREAD_MIN);
+        let offload = hashes.slow() && expect.content_length.is_none_or(|l| l >= LARGE_BODY);
         let (size, hashes) = if offload {
             // MD5 runs at about the disk's speed: on a helper thread it
             // overlaps the encryption and the writes instead of adding to
@@ -405,9 +411,11 @@ struct Seg {
     inline: Option<String>,
 }
 
-/// A blob's stored bytes: its file, or its inline bytes.
+/// A blob's stored bytes: its file (read directly when a large span of it
+/// is wanted), or its inline bytes.
 enum Source {
     File(File),
+    Direct(ironsage_store::blobs::BlobReader),
     Mem(io::Cursor<Vec<u8>>),
 }
 
@@ -415,6 +423,7 @@ impl Source {
     fn len(&self) -> io::Result<u64> {
         match self {
             Source::File(f) => Ok(f.metadata()?.len()),
+            Source::Direct(r) => Ok(r.len()),
             Source::Mem(c) => Ok(c.get_ref().len() as u64),
         }
     }
@@ -424,6 +433,7 @@ impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Source::File(f) => f.read(buf),
+            Source::Direct(r) => r.read(buf),
             Source::Mem(c) => c.read(buf),
         }
     }
@@ -433,6 +443,7 @@ impl Seek for Source {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         match self {
             Source::File(f) => f.seek(pos),
+            Source::Direct(r) => r.seek(pos),
             Source::Mem(c) => c.seek(pos),
         }
     }
@@ -549,6 +560,9 @@ impl MultiReader {
                     B64.decode(b64)
                         .map_err(|e| integrity(format!("inline blob {}: {e}", seg.id)))?,
                 )),
+                None if seg.len >= LARGE_BODY => {
+                    Source::Direct(self.store.open_direct(&seg.id).map_err(io::Error::other)?)
+                }
                 None => Source::File(self.store.open_blob(&seg.id).map_err(io::Error::other)?),
             };
             let cur = match &self.key {
