@@ -12,7 +12,7 @@
 //! from an aligned staging buffer: the bytes go from that buffer to the disk
 //! without being copied into the page cache (where a fresh page can cost
 //! more to fill than the disk takes to write it: 0.5–0.8 GB/s against
-//! 1.1–1.3 GB/s direct, on the VM this was measured on) and without evicting
+//! 1.1–2.8 GB/s direct, on the VM this was measured on) and without evicting
 //! what the cache holds; [`BlobStore::open_direct`] reads them back the same
 //! way. A file system that refuses `O_DIRECT` gets the ordinary buffered
 //! path.
