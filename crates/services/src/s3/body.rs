@@ -190,9 +190,10 @@ impl S3 {
             && expect
                 .content_length
                 .is_some_and(|l| l <= super::INLINE_MAX);
+        let large = expect.content_length.is_none_or(|l| l >= LARGE_BODY);
         let mut w = if inline {
             Sink::Inline(Vec::new())
-        } else if expect.content_length.is_none_or(|l| l >= LARGE_BODY) {
+        } else if large {
             Sink::File(self.blobs.begin_direct().map_err(super::internal_store)?)
         } else {
             Sink::File(self.blobs.begin().map_err(super::internal_store)?)
@@ -260,7 +261,7 @@ impl S3 {
                 }
             }
         };
-        let offload = hashes.slow() && expect.content_length.is_none_or(|l| l >= LARGE_BODY);
+        let offload = hashes.slow() && large;
         let (size, hashes) = if offload {
             // MD5 runs at about the disk's speed: on a helper thread it
             // overlaps the encryption and the writes instead of adding to
